@@ -1,0 +1,1 @@
+"""Load tests: Locust users, the streaming client, metrics, shapes, workloads and reports."""

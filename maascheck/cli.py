@@ -1,0 +1,80 @@
+"""The `maascheck` command: one entry point, one subcommand per job.
+
+Each subcommand lives with the layer that owns it and exposes `configure(parser)` and
+`run(args) -> int`. Exit codes: 0 pass, 1 the target failed (MUST rules or SLOs),
+2 bad usage or configuration, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from maascheck import __version__
+from maascheck.errors import ConfigError
+
+EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+# name -> (module, help); modules are imported lazily so `maascheck sim` never imports Locust/gevent.
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "sim": ("maascheck.sim.cli", "serve the embedded GPU-serving simulator until interrupted"),
+    "conformance": ("conformance.cli", "run the conformance suite against an endpoint"),
+    "load": ("loadtests.cli", "run a streaming load test (Locust) against an endpoint"),
+    "sweep": ("loadtests.sweep", "step the load upward and find the capacity under SLOs"),
+    "demo": ("maascheck.demo", "simulator + conformance + short load test, reports and a verdict"),
+    "bench-sim": ("maascheck.sim.bench", "benchmark: simulator SSE events/s and schedule lateness"),
+    "bench-client": ("loadtests.bench", "benchmark: load-client fidelity and CPU cost vs an exact schedule"),
+    "serve-real": ("maascheck.realserver", "install and serve llama.cpp with SmolLM2-135M on loopback"),
+}
+
+
+def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
+    """The top-level parser; only the chosen subcommand's module is imported."""
+    parser = argparse.ArgumentParser(
+        prog="maascheck",
+        description="Conformance suite and streaming load tester for OpenAI-compatible LLM endpoints.",
+        epilog="API keys are read from the environment (OPENAI_API_KEY, or --api-key-env VAR), never from argv.",
+    )
+    parser.add_argument("--version", action="version", version=f"maascheck {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    chosen = next((a for a in argv if not a.startswith("-")), None)
+    for name, (module_name, help_text) in SUBCOMMANDS.items():
+        sp = sub.add_parser(name, help=help_text, description=help_text)
+        if name == chosen:
+            module = importlib.import_module(module_name)
+            module.configure(sp)
+            sp.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI and return its exit code."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(args_list)
+    # Everything after a bare `--` goes to the underlying tool (pytest / locust) untouched.
+    passthrough: list[str] = []
+    if "--" in args_list:
+        cut = args_list.index("--")
+        args_list, passthrough = args_list[:cut], args_list[cut + 1 :]
+    try:
+        args = parser.parse_args(args_list)
+    except SystemExit as exc:  # argparse exits 2 on bad usage already; keep its code
+        return int(exc.code or 0)
+    if not getattr(args, "_run", None):
+        parser.print_help()
+        return EXIT_USAGE
+    args.passthrough = passthrough
+    try:
+        return int(args._run(args))
+    except ConfigError as exc:
+        print(f"maascheck {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"maascheck {args.command}: interrupted; partial results were kept", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())
