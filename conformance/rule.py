@@ -53,10 +53,17 @@ class NotApplicable(Exception):
 class RuleContext:
     """What a rule function can see: the profile, the run options and the recorded exchanges."""
 
-    def __init__(self, profile: Profile, options: Any, exchanges: Callable[[str], Exchange]) -> None:
+    def __init__(
+        self,
+        profile: Profile,
+        options: Any,
+        exchanges: Callable[[str], Exchange],
+        sender: Callable[..., Exchange] | None = None,
+    ) -> None:
         self.profile = profile
         self.options = options
         self._exchanges = exchanges
+        self._sender = sender
         self.used: list[Exchange] = []
 
     def exchange(self, probe: str) -> Exchange:
@@ -64,6 +71,14 @@ class RuleContext:
         ex = self._exchanges(probe)
         if ex not in self.used:
             self.used.append(ex)
+        return ex
+
+    def send(self, method: str, path: str, body: Any = None, *, label: str, auth: str = "valid") -> Exchange:
+        """Make an ad-hoc request (counted against the request budget), e.g. one Hypothesis example."""
+        if self._sender is None:
+            raise NotApplicable("this run does not allow ad-hoc requests")
+        ex = self._sender(method, path, body, label=label, auth=auth)
+        self.used.append(ex)
         return ex
 
 
