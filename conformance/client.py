@@ -92,7 +92,9 @@ class Recorder:
         if raw is not None:
             req_headers.append(("Content-Type", "application/json"))
         req_headers += auth_headers(self.api_key, auth) + list(headers)
-        ex = Exchange(probe=probe, method=method, url=self.url(path), request_headers=req_headers, request_body=raw)
+        ex = Exchange(
+            probe=probe, method=method, url=self.url(path), request_headers=req_headers, request_body=raw
+        )
         wants_stream = isinstance(ex.request_json, dict) and ex.request_json.get("stream") is True
         t0 = time.perf_counter_ns()
         try:

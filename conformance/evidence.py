@@ -26,14 +26,15 @@ def _text(raw: bytes | None, redactor: Redactor, cap: int = EVIDENCE_BODY_CAP) -
     return redactor.text(text)
 
 
-def curl_line(ex: Exchange, key_env: str = "OPENAI_API_KEY") -> str:
+def curl_line(ex: Exchange, key_env: str = "OPENAI_API_KEY", redactor: Redactor | None = None) -> str:
     """A shell command that repeats the request; the key is referenced as `$KEY_ENV`, never inlined."""
+    red = redactor or Redactor()
     parts = ["curl", "-sS"]
     if ex.request_json is not None and isinstance(ex.request_json, dict) and ex.request_json.get("stream"):
         parts.append("-N")
     if ex.method != "GET" or ex.request_body is not None:
         parts += ["-X", ex.method]
-    cmd = " ".join(parts) + " " + shlex.quote(ex.url)
+    cmd = " ".join(parts) + " " + shlex.quote(red.text(ex.url))
     for name, value in ex.request_headers:
         if name.lower() == "authorization":
             if WRONG_KEY in value:
@@ -41,9 +42,10 @@ def curl_line(ex: Exchange, key_env: str = "OPENAI_API_KEY") -> str:
             else:
                 cmd += f' -H "{name}: Bearer ${key_env}"'
         elif name.lower() != "accept":
-            cmd += " -H " + shlex.quote(f"{name}: {value}")
+            ((_, shown),) = red.headers([(name, value)])
+            cmd += " -H " + shlex.quote(f"{name}: {shown}")
     if ex.request_body is not None:
-        cmd += " --data-binary " + shlex.quote(ex.request_body.decode("utf-8", errors="replace"))
+        cmd += " --data-binary " + shlex.quote(red.text(ex.request_body.decode("utf-8", errors="replace")))
     return cmd
 
 
@@ -55,7 +57,9 @@ def render_exchange(ex: Exchange, redactor: Redactor, key_env: str = "OPENAI_API
     ]
     if len(ex.events) > EVIDENCE_EVENTS_CAP:
         last = ex.events[-1]
-        events.append({"t_ms": round(last.t_ns / 1e6, 3), "data": redactor.text(last.data), "event": last.event})
+        events.append(
+            {"t_ms": round(last.t_ns / 1e6, 3), "data": redactor.text(last.data), "event": last.event}
+        )
     return {
         "probe": ex.probe,
         "request": {
@@ -72,7 +76,7 @@ def render_exchange(ex: Exchange, redactor: Redactor, key_env: str = "OPENAI_API
             "events": events,
         },
         "error": redactor.text(f"{ex.error_kind}: {ex.error}") if ex.error else None,
-        "curl": redactor.text(curl_line(ex, key_env)),
+        "curl": curl_line(ex, key_env, redactor),
     }
 
 

@@ -48,6 +48,8 @@ class Exchange:
     error_kind: str | None = None  # "connect" | "timeout" | "stall" | "truncated" | "too_large" | "protocol"
     elapsed_ns: int = 0
     headers_ns: int = 0  # arrival of the response headers
+    sdk_result: Any = None  # client-compatibility probes: what the openai SDK call returned
+    sdk_error: str | None = None  # ...or the exception it raised, stated
 
     def header(self, name: str) -> str | None:
         """The first response header called `name` (case-insensitive)."""

@@ -49,3 +49,10 @@ def probe(p: Probe) -> Probe:
         raise ValueError(f"probe {p.name!r} registered twice")
     PROBES[p.name] = p
     return p
+
+
+@dataclass
+class SDKProbeEnv(ProbeEnv):
+    """A probe environment for `Probe.sdk`: also holds an `openai.OpenAI` client whose requests are recorded."""
+
+    client: Any = None

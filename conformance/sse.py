@@ -128,7 +128,9 @@ class SSEParser:
         return make_event("\n".join(data), event, event_id, t_ns or 0, utf8_error=utf8_error)
 
 
-def make_event(data: str, event: str | None, event_id: str | None, t_ns: int, *, utf8_error: bool) -> SSEEvent:
+def make_event(
+    data: str, event: str | None, event_id: str | None, t_ns: int, *, utf8_error: bool
+) -> SSEEvent:
     """An `SSEEvent` with its `data` parsed as JSON when it is not the `[DONE]` terminator."""
     ev = SSEEvent(data=data, event=event, id=event_id, t_ns=t_ns)
     if utf8_error:

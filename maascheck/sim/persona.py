@@ -5,7 +5,10 @@ Keys read from a profile's `persona` object (all optional; defaults give a faith
 `system_fingerprint` (string or null; key omitted when absent), `chunk_null_fields` (seed 002 style
 explicit nulls), `role_chunk_content` ("" or null), `usage_prompt_details` (bool),
 `usage_completion_details` ("object" | "null" | "absent"), `model_object_extra` (extra fields on each
-`/models` entry; the string "$id" is replaced by the model id, e.g. seed 003's `root`).
+`/models` entry; the string "$id" is replaced by the model id, e.g. seed 003's `root`),
+`unknown_params` ("reject" like OpenAI, or "ignore" like vLLM-based servers; default "reject" when
+`features.strict_response_fields` is true, else "ignore"). With `id_style` "uuid" the id is
+`<id_prefix><uuid>` where `id_prefix` defaults to "" (seed 001: bare UUID; seed 002: "chatcmpl-" + UUID).
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ class Persona:
     completions_enabled: bool
     models_enabled: bool
     completions_max_tokens: int
+    reject_unknown: bool
     model_object_extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -68,18 +72,19 @@ def persona_from_profile(profile: Profile) -> Persona:
         details = "object"
     role_content = p.get("role_chunk_content", "")
     schemes = profile.feature("image_url_schemes", ["https", "http", "data"])
+    strict = bool(profile.feature("strict_response_fields", False))
     return Persona(
         profile=profile,
         base_path=profile.base_path,
         default_stream=bool(profile.defaults.get("stream", profile.feature("stream_default", False))),
         id_style=str(p.get("id_style", "chatcmpl")),
-        id_prefix=str(p.get("id_prefix", "chatcmpl-")),
-        fingerprint=p["system_fingerprint"] if "system_fingerprint" in p else _ABSENT,
+        id_prefix=str(p.get("id_prefix", "" if p.get("id_style") == "uuid" else "chatcmpl-")),
+        fingerprint=p.get("system_fingerprint", _ABSENT),
         chunk_null_fields=bool(p.get("chunk_null_fields", False)),
         role_chunk_content=None if role_content is None else str(role_content),
         usage_prompt_details=bool(p.get("usage_prompt_details", profile.feature("cached_tokens", False))),
         usage_completion_details=details,
-        strict_fields=bool(profile.feature("strict_response_fields", False)),
+        strict_fields=strict,
         model_roles=roles,
         vendor_params=frozenset(profile.feature("vendor_params", []) or []),
         ranges=dict(profile.ranges),
@@ -88,6 +93,7 @@ def persona_from_profile(profile: Profile) -> Persona:
         completions_enabled=bool(profile.endpoints.get("completions", True)),
         models_enabled=bool(profile.endpoints.get("models", True)),
         completions_max_tokens=int(profile.defaults.get("completions_max_tokens", 16)),
+        reject_unknown=str(p.get("unknown_params", "reject" if strict else "ignore")) == "reject",
         model_object_extra=dict(p.get("model_object_extra", {}) or {}),
     )
 

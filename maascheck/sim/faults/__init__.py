@@ -3,12 +3,38 @@
 A fault is data plus optional hooks the simulator calls at fixed points of its response path.
 Faults with an empty `breaks` are *legal variations* (behaviour SSE or the spec allows) that must
 make no conformance rule fail. Faults live in the area modules of this package
-(`stream.py`, `usage.py`, ...), each registering its own with `register`.
+(`stream.py`, `usage.py`, ...), each registering its own with `register`; `legal.py` holds the
+legal variations. Several faults may be active at once; their hooks run in the order given.
 
 Hook order for one request: `on_request` (may rewrite the request or answer it outright) →
 auth and validation (minus `skip_validation`) → generation → `on_status`/`on_headers` →
-`on_body` / `on_body_bytes` (non-stream) or, per stream event, `on_chunk` → `on_event` → after the
-last event `trailer`. `stall_after_events` / `close_after_events` count stream data events.
+`on_body` / `on_body_bytes` (non-stream) or, per stream event, `on_chunk` → `on_event` →
+`on_frames` → after the last event `trailer`. `stall_after_events` / `close_after_events` count
+stream data events.
+
+Where each hook applies (maascheck/sim/server.py and stream.py call them):
+- `on_request(view)`: every request below the base path, before auth. Return a `Response` to answer
+  outright, a new `RequestView` to replace the request (its `json` is used as the body), or None.
+- `skip_validation`: check names switched off (see maascheck/sim/validate.py): "auth", "json",
+  "required", "types", "model", "role", "content_part", "image", "stream_options", "path",
+  "unknown", "tools", "tool_choice", "logprobs", and each profile range name ("temperature",
+  "top_p", "n", "max_tokens", "stop_count", ...). A skipped check lets the request through with a
+  best-effort value (a skipped "json" check parses leniently, e.g. tolerating trailing commas).
+- `on_status(status, view)` and `on_headers(headers, view)`: every response the simulator writes,
+  errors included (not `Response`s returned by `on_request`). For streams they run once, before the
+  first byte.
+- `on_body(body, view)` then `on_body_bytes(raw, view)`: every non-stream JSON body: chat and
+  legacy completions, `/models`, and error envelopes (check `"error" in body` / `view.endpoint`).
+- `on_chunk(chunk, ctx)`: every stream chunk dict (role chunk, content chunks, the finish chunk,
+  the usage chunk); return the list of chunks to send instead ([] drops it, several split it; all
+  of them go out in the same write).
+- `on_event(raw, ctx)`: the serialised SSE event bytes (`data: {...}\n\n`); ctx is None for `[DONE]`.
+- `on_frames(raw, ctx)`: cut one event's bytes into pieces, each sent as its own HTTP chunk frame
+  and socket write (e.g. byte by byte).
+- `stall_after_events=N`: after N data events nothing more is sent; the connection stays open
+  until the client goes away. `close_after_events=N`: the connection is closed after N data events.
+- `trailer`: bytes written after `data: [DONE]` (inside the chunked body).
+Hooks cost nothing when no fault is active: the simulator keeps a fast path without them.
 """
 
 from __future__ import annotations
@@ -74,6 +100,7 @@ class Fault:
     on_body_bytes: Callable[[bytes, RequestView], bytes] | None = None
     on_chunk: Callable[[dict[str, Any], ChunkContext], list[dict[str, Any]]] | None = None
     on_event: Callable[[bytes, ChunkContext | None], bytes] | None = None  # ctx None: the [DONE] event
+    on_frames: Callable[[bytes, ChunkContext | None], list[bytes]] | None = None
     stall_after_events: int | None = None
     close_after_events: int | None = None
     trailer: bytes = b""
@@ -95,15 +122,20 @@ def register(fault: Fault) -> Fault:
     return fault
 
 
+_loaded = False
+
+
 def _load_all() -> None:
-    for info in pkgutil.iter_modules(__path__):
-        importlib.import_module(f"{__name__}.{info.name}")
+    global _loaded
+    if not _loaded:
+        _loaded = True  # set first: area modules import this package while loading
+        for info in pkgutil.iter_modules(__path__):
+            importlib.import_module(f"{__name__}.{info.name}")
 
 
 def all_faults() -> dict[str, Fault]:
-    """Every registered fault and legal variation, by name."""
-    if not FAULTS:
-        _load_all()
+    """Every registered fault and legal variation, by name (area modules are imported on first use)."""
+    _load_all()
     return dict(FAULTS)
 
 

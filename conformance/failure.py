@@ -1,0 +1,28 @@
+"""The text of a failed rule in pytest's output: fact, message, expected vs received, where, how to reproduce."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from conformance.runner import RuleResult
+
+
+def _short(value: Any, limit: int = 600) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=repr)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def failure_text(result: RuleResult) -> str:
+    """Fixed shape: `RULE (LEVEL) fact` / message / Expected / Received / Where / Source / Reproduce."""
+    r = result.rule
+    lines = [f"{r.id} ({r.level.value}) {r.title}", result.message or result.outcome]
+    ev = result.evidence or {}
+    if ev:
+        lines += [f"Expected: {_short(ev.get('expected'))}", f"Received: {_short(ev.get('received'))}"]
+        if ev.get("where"):
+            lines.append(f"Where: {ev['where']}")
+    lines.append(f"Source: {r.source}")
+    for ex in ev.get("exchanges", [])[:3]:
+        lines.append(f"Reproduce ({ex['probe']}): {ex['curl']}")
+    return "\n".join(lines)

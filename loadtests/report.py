@@ -1,0 +1,70 @@
+"""Render a load run's report files from its results.json and requests.jsonl alone.
+
+`render_all(report_dir)` writes summary.csv, requests.csv, report.md and report.html next to the
+documents and returns their paths. Every string read from the documents passes through a
+`maascheck.secrets.Redactor` first (keys from OPENAI_API_KEY, MAASCHECK_SIM_KEY, the run's
+`target.api_key_env` when recorded, plus bearer-token and `sk-` shapes), and the HTML and Markdown
+renderers escape all text. Usage: `python -m loadtests.report REPORT_DIR` re-renders a run.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from loadtests.report_csv import render_requests_csv, render_summary_csv
+from loadtests.report_data import read_run
+from loadtests.report_html import render_html
+from loadtests.report_md import render_md
+from maascheck.errors import ConfigError
+from maascheck.secrets import Redactor
+
+FILES = {"csv": "summary.csv", "requests_csv": "requests.csv", "md": "report.md", "html": "report.html"}
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def render_all(report_dir: Path, *, redactor: Redactor | None = None) -> dict[str, Path]:
+    """Write the four renderings into `report_dir`; returns {"csv", "requests_csv", "md", "html"} -> path.
+
+    Raises ConfigError when results.json is missing or is not a load results document.
+    """
+    report_dir = Path(report_dir)
+    docs = read_run(report_dir, redactor)
+    texts = {
+        "csv": render_summary_csv(docs),
+        "requests_csv": render_requests_csv(docs),
+        "md": render_md(docs),
+        "html": render_html(docs),
+    }
+    out: dict[str, Path] = {}
+    for key, text in texts.items():
+        path = report_dir / FILES[key]
+        _write_atomic(path, text)
+        out[key] = path
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m loadtests.report REPORT_DIR...`: re-render existing runs."""
+    dirs = sys.argv[1:] if argv is None else argv
+    if not dirs:
+        print("usage: python -m loadtests.report REPORT_DIR [REPORT_DIR...]", file=sys.stderr)
+        return 2
+    for d in dirs:
+        try:
+            paths = render_all(Path(d))
+        except ConfigError as exc:
+            print(f"loadtests.report: error: {exc}", file=sys.stderr)
+            return 2
+        print(paths["html"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,149 @@
+"""Legal variations: behaviour that SSE (WHATWG HTML §9.2 event stream interpretation) and the OpenAI
+spec allow, which a conforming client must accept and no conformance rule may flag.
+
+Sources: notes/openai-spec-rules.md b.1 rule 11 (comment keep-alives, blank lines before a JSON
+body, as DeepSeek sends them), b.2 (what the openai SDK's SSE decoder accepts: CR/LF/CRLF line
+ends, `data:` with or without the space, `id:`/`retry:` fields), a.0 P5 (vendor extension fields).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from maascheck.sim.faults import ChunkContext, Fault, RequestView, register
+
+
+def _keepalive(raw: bytes, ctx: ChunkContext | None) -> bytes:
+    return b": keep-alive\n\n" + raw
+
+
+def _crlf(raw: bytes, ctx: ChunkContext | None) -> bytes:
+    return raw.replace(b"\n", b"\r\n")  # JSON payloads never contain a raw newline (orjson escapes it)
+
+
+def _no_space(raw: bytes, ctx: ChunkContext | None) -> bytes:
+    return raw.replace(b"data: ", b"data:", 1)
+
+
+def _split_writes(raw: bytes, ctx: ChunkContext | None) -> list[bytes]:
+    if ctx is not None and ctx.index == 0:
+        return [raw[i : i + 1] for i in range(len(raw))]
+    cut = max(1, len(raw) // 3)
+    return [raw[:cut], raw[cut : 2 * cut], raw[2 * cut :]]
+
+
+def _split_content(chunk: dict[str, Any], ctx: ChunkContext) -> list[dict[str, Any]]:
+    """Split a chunk whose single choice carries text into two chunks (sent in one write)."""
+    choices = chunk.get("choices") or []
+    if len(choices) != 1:
+        return [chunk]
+    choice = choices[0]
+    holder, key = (choice.get("delta"), "content") if "delta" in choice else (choice, "text")
+    if not isinstance(holder, dict) or not isinstance(holder.get(key), str) or len(holder[key]) < 2:
+        return [chunk]
+    if choice.get("finish_reason") is not None or choice.get("logprobs"):
+        return [chunk]
+    text = holder[key]
+    half = len(text) // 2
+    first, second = _with_text(chunk, key, text[:half]), _with_text(chunk, key, text[half:])
+    return [first, second]
+
+
+def _with_text(chunk: dict[str, Any], key: str, text: str) -> dict[str, Any]:
+    choice = dict(chunk["choices"][0])
+    if "delta" in choice:
+        choice["delta"] = {**choice["delta"], key: text}
+    else:
+        choice[key] = text
+    return {**chunk, "choices": [choice]}
+
+
+def _role_content_null(chunk: dict[str, Any], ctx: ChunkContext) -> list[dict[str, Any]]:
+    for choice in chunk.get("choices") or []:
+        delta = choice.get("delta")
+        if isinstance(delta, dict) and delta.get("role") == "assistant" and delta.get("content") == "":
+            delta["content"] = None
+    return [chunk]
+
+
+def _vendor_chunk(chunk: dict[str, Any], ctx: ChunkContext) -> list[dict[str, Any]]:
+    for choice in chunk.get("choices") or []:
+        choice["stop_reason"] = None
+    if ctx.is_final or ctx.is_usage:
+        chunk["timings"] = {"prompt_ms": 1.5, "predicted_ms": 12.0}
+    return [chunk]
+
+
+def _vendor_body(body: dict[str, Any], view: RequestView) -> dict[str, Any]:
+    if "error" in body:
+        return body
+    for choice in body.get("choices") or []:
+        if isinstance(choice, dict):
+            choice["stop_reason"] = None
+    if view.endpoint in {"chat", "completions"}:
+        body["timings"] = {"prompt_ms": 1.5, "predicted_ms": 12.0}
+    return body
+
+
+def _usage_null(chunk: dict[str, Any], ctx: ChunkContext) -> list[dict[str, Any]]:
+    chunk.setdefault("usage", None)
+    return [chunk]
+
+
+def _blank_lines(raw: bytes, view: RequestView) -> bytes:
+    return b"\n\n\n" + raw if view.endpoint in {"chat", "completions"} else raw
+
+
+def _event_id(raw: bytes, ctx: ChunkContext | None) -> bytes:
+    return (b"id: done\n" if ctx is None else b"id: %d\n" % (ctx.index + 1)) + raw
+
+
+def _retry(raw: bytes, ctx: ChunkContext | None) -> bytes:
+    return b"retry: 3000\n" + raw if ctx is not None and ctx.index == 0 else raw
+
+
+LEGAL = [
+    Fault(
+        "legal-keepalive-comments",
+        "an SSE comment `: keep-alive` before every event (DeepSeek style)",
+        on_event=_keepalive,
+    ),
+    Fault("legal-crlf", "SSE lines end with CRLF instead of LF", on_event=_crlf),
+    Fault(
+        "legal-data-no-space", "`data:{...}` without the optional space after the colon", on_event=_no_space
+    ),
+    Fault(
+        "legal-split-writes",
+        "each event split across several chunked frames and socket writes; the first event byte by byte",
+        on_frames=_split_writes,
+    ),
+    Fault(
+        "legal-coalesced-events",
+        "content chunks split in two events sent in the same write",
+        on_chunk=_split_content,
+    ),
+    Fault(
+        "legal-role-content-null",
+        "the role chunk carries `content: null` (llama.cpp style)",
+        on_chunk=_role_content_null,
+    ),
+    Fault(
+        "legal-vendor-fields",
+        "vendor extension fields (`stop_reason`, `timings`) on chunks and bodies",
+        on_chunk=_vendor_chunk,
+        on_body=_vendor_body,
+    ),
+    Fault(
+        "legal-usage-null", "`usage: null` on every chunk even without include_usage", on_chunk=_usage_null
+    ),
+    Fault(
+        "legal-blank-lines-before-body",
+        "blank lines before a non-stream JSON body (DeepSeek keep-alive)",
+        on_body_bytes=_blank_lines,
+    ),
+    Fault("legal-event-id", "an `id:` field on every event", on_event=_event_id),
+    Fault("legal-retry-field", "a `retry: 3000` field on the first event", on_event=_retry),
+]
+
+for _fault in LEGAL:
+    register(_fault)

@@ -1,0 +1,170 @@
+"""What each choice of a request will output: reasoning, content or a tool call, and why it finished.
+
+Output length: `output_tokens` (SimConfig) is the natural length; `max_tokens` /
+`max_completion_tokens` cut it (finish_reason "length"); with the vendor flag `ignore_eos` the output
+is exactly `max_tokens` long. Reasoning models spend the first quarter of the budget on
+`reasoning_content`. Stop sequences are searched in the content; the output ends before the
+earliest match (spec: "The returned text will not contain the stop sequence").
+Determinism: with `seed`, or `temperature: 0`, the text depends only on (seed, model, prompt, choice
+index), so changing `stop`, `max_tokens` or `stream` never changes the text before the cut.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass, field
+
+from maascheck.sim.tokens import (
+    alternatives,
+    arguments_for,
+    generate_tokens,
+    json_fragments,
+    rng_for,
+    token_logprob,
+)
+from maascheck.sim.validate import GenRequest
+
+TokenLogprob = tuple[str, float, list[tuple[str, float]]]
+
+
+@dataclass
+class ToolPlan:
+    """One tool call: its id, function name and the argument string cut into streamed fragments."""
+
+    call_id: str
+    name: str
+    fragments: list[str]
+
+    @property
+    def arguments(self) -> str:
+        """The full argument string (valid JSON unless cut by max_tokens)."""
+        return "".join(self.fragments)
+
+
+@dataclass
+class ChoicePlan:
+    """The complete output of one choice."""
+
+    index: int
+    reasoning: list[str] = field(default_factory=list)
+    content: list[str] = field(default_factory=list)
+    tool: ToolPlan | None = None
+    finish_reason: str = "stop"
+    completion_tokens: int = 0
+    logprobs: list[TokenLogprob] | None = None
+
+    @property
+    def text(self) -> str:
+        """The visible content."""
+        return "".join(self.content)
+
+    def pieces(self) -> list[tuple[str, str]]:
+        """The output as (kind, token text) pairs in stream order; kind is reasoning|content|tool."""
+        out = [("reasoning", t) for t in self.reasoning]
+        if self.tool is not None:
+            out += [("tool", t) for t in self.tool.fragments]
+        else:
+            out += [("content", t) for t in self.content]
+        return out
+
+
+def plan_choices(req: GenRequest, natural_tokens: int, fallback: random.Random) -> list[ChoicePlan]:
+    """Plan every choice of `req` (n per prompt)."""
+    deterministic = req.seed is not None or req.temperature == 0
+    plans = []
+    for index in range(req.n * len(req.prompts)):
+        if deterministic:
+            rng = rng_for(
+                [req.seed, req.model, req.endpoint, req.prompt_key, req.tools, req.json_output, index]
+            )
+        else:
+            rng = random.Random(fallback.getrandbits(64))
+        plans.append(_plan_one(req, index, natural_tokens, rng))
+    return plans
+
+
+def _plan_one(req: GenRequest, index: int, natural: int, rng: random.Random) -> ChoicePlan:
+    plan = ChoicePlan(index=index)
+    budget = req.max_tokens
+    if req.ignore_eos and budget is not None:
+        natural = budget
+    cut = budget is not None and budget < natural
+    limit = min(natural, budget) if budget is not None else natural
+    reasoning_len = max(1, natural // 4) if req.model_role == "reasoning" else 0
+    plan.reasoning = generate_tokens(rng, min(reasoning_len, limit))
+    left = limit - len(plan.reasoning)
+    tool = _pick_tool(req, rng)
+    if tool is not None:
+        name, schema = tool
+        args = json.dumps(arguments_for(schema, rng), ensure_ascii=False)
+        frags = json_fragments(args)
+        call_id = "call_" + f"{rng.getrandbits(96):024x}"
+        plan.tool = ToolPlan(call_id=call_id, name=name, fragments=frags[: max(0, left)])
+        plan.finish_reason = "length" if left < len(frags) else "tool_calls"
+        plan.completion_tokens = len(plan.reasoning) + len(plan.tool.fragments)
+        return plan
+    natural_content = natural - reasoning_len
+    if req.json_output:
+        words = generate_tokens(rng, max(1, natural_content - 6))
+        tokens = json_fragments(json.dumps({"answer": "".join(words).strip()}, ensure_ascii=False))
+        natural_content = len(tokens)
+        cut = budget is not None and budget < reasoning_len + natural_content
+    else:
+        tokens = generate_tokens(rng, max(0, natural_content))
+    tokens = tokens[: max(0, left)]
+    plan.finish_reason = "length" if cut else "stop"
+    consumed = len(tokens)
+    if req.stop:
+        tokens, consumed, hit = _apply_stop(tokens, req.stop)
+        if hit:
+            plan.finish_reason = "stop"
+    plan.content = tokens
+    plan.completion_tokens = len(plan.reasoning) + consumed
+    want = (
+        req.top_logprobs if req.logprobs else (req.legacy_logprobs if req.legacy_logprobs is not None else -1)
+    )
+    if want >= 0:
+        plan.logprobs = []
+        for tok in tokens:
+            lp = token_logprob(rng)
+            plan.logprobs.append((tok, lp, alternatives(rng, tok, lp, want) if want else []))
+    return plan
+
+
+def _apply_stop(tokens: list[str], stops: list[str]) -> tuple[list[str], int, bool]:
+    """Cut `tokens` before the earliest stop sequence; return (kept, tokens consumed, whether one hit)."""
+    text = "".join(tokens)
+    hits = [(text.find(s), s) for s in stops if s and text.find(s) >= 0]
+    if not hits:
+        return tokens, len(tokens), False
+    pos, stop = min(hits)
+    end = pos + len(stop)
+    kept: list[str] = []
+    offset = 0
+    consumed = 0
+    for tok in tokens:
+        start, offset = offset, offset + len(tok)
+        if start < pos:
+            kept.append(tok[: pos - start] if offset > pos else tok)
+        consumed += 1
+        if offset >= end:
+            break
+    return kept, consumed, True
+
+
+def _pick_tool(req: GenRequest, rng: random.Random) -> tuple[str, object] | None:
+    if req.endpoint != "chat" or not req.tools or req.tool_choice == "none":
+        return None
+    by_name = {t["function"]["name"]: t["function"].get("parameters") for t in req.tools}
+    if isinstance(req.tool_choice, dict):
+        name = req.tool_choice["function"]["name"]
+        return name, by_name[name]
+    if req.tool_choice == "required":
+        name = list(by_name)[rng.randrange(len(by_name))]
+        return name, by_name[name]
+    asked = req.last_user_text.lower()
+    for name, schema in by_name.items():
+        if name.lower() in asked or name.lower().replace("_", " ") in asked:
+            return name, schema
+    return None

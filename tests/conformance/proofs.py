@@ -1,0 +1,68 @@
+"""Runs the full suite against an in-thread simulator (one fault or persona per call), for the proof tests.
+
+Module-level and picklable so a process pool can run several at once (2 cores -> 2 workers).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+SIM_KEY = "sk-maascheck-proof-key-5b1e0c"
+
+
+@dataclass
+class Proof:
+    """What one suite run reported, reduced to what the proof tests compare."""
+
+    label: str
+    failed: set[str]
+    errors: dict[str, str]
+    messages: dict[str, str] = field(default_factory=dict)
+    outcomes: dict[str, str] = field(default_factory=dict)
+    requests: int = 0
+    exit_code: int = 0
+    leaked_key: bool = False
+
+
+def run(label: str, faults: tuple[str, ...] = (), sim_profile: str = "openai", suite_profile: str = "openai") -> Proof:
+    """Serve `sim_profile` with `faults`, run every rule under `suite_profile`, and summarise."""
+    import json
+
+    from conformance.options import RunOptions
+    from conformance.results import from_suite
+    from conformance.runner import run_suite
+    from maascheck.profiles import load_profile
+    from maascheck.sim.config import SimConfig
+    from maascheck.sim.server import SimServer
+
+    sim_prof = load_profile(sim_profile)
+    server = SimServer(SimConfig(profile=sim_profile, faults=list(faults), api_key=SIM_KEY, decode_step_ms=0.5,
+                                 decode_ms_per_seq=0.01, jitter=0.0, seed=7, output_tokens=24))
+    base_url = server.start_in_thread()
+    try:
+        profile = load_profile(suite_profile)
+        options = RunOptions(
+            model=str(sim_prof.models.get("chat") or "sim-chat"),
+            base_url=base_url,
+            profile=suite_profile,
+            vision_model=sim_prof.models.get("vision") if profile.feature("vision") else None,
+            reasoning_model=sim_prof.models.get("reasoning") if profile.feature("reasoning") else None,
+            api_key=SIM_KEY,
+            stall_timeout=2.0,
+            total_timeout=30.0,
+            seed=1,
+        )
+        result = run_suite(base_url, profile, options)
+    finally:
+        server.stop()
+    doc = json.dumps(from_suite(result, options, profile))
+    return Proof(
+        label=label,
+        failed=result.ids("failed"),
+        errors={r.rule.id: (r.message or "")[:2000] for r in result.results if r.outcome == "error"},
+        messages={r.rule.id: (r.message or "")[:300] for r in result.results if r.outcome in ("failed", "xpassed")},
+        outcomes={r.rule.id: r.outcome for r in result.results},
+        requests=result.requests_made,
+        exit_code=result.exit_code,
+        leaked_key=SIM_KEY in doc,
+    )

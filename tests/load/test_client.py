@@ -1,0 +1,75 @@
+"""The streaming client against a local exact-schedule server: timing, framing and every failure kind."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from loadtests.client import Endpoint, StreamClient
+from loadtests.metrics import request_record
+from loadtests.payloads import BodyOptions, build_body
+from loadtests.workloads import Prompt
+
+
+def one(
+    url: str, model: str, tokens: int = 8, timeout: float = 10.0, path: str = "/chat/completions"
+) -> dict[str, object]:
+    client = StreamClient(Endpoint.parse(url), {}, timeout=timeout)
+    body = build_body("chat", Prompt("hello", tokens, 1), BodyOptions(model))
+    try:
+        return request_record(client.post_stream(path, body))
+    finally:
+        client.close()
+
+
+@pytest.mark.timeout(30)
+def test_exact_schedule_timing(exact_url: str) -> None:
+    r = one(exact_url, "exact", tokens=8)
+    assert r["outcome"] == "ok" and r["output_tokens"] == 8 and r["token_source"] == "usage"
+    itl = sorted(r["itl_ms"])  # type: ignore[type-var]
+    assert 95 <= r["ttft_ms"] <= 150, r  # type: ignore[operator]
+    assert len(itl) == 7 and 8 <= itl[3] <= 14, itl
+    assert 9 <= r["tpot_ms"] <= 14, r  # type: ignore[operator]
+
+
+@pytest.mark.timeout(30)
+def test_keep_alive_reuses_the_connection(exact_url: str) -> None:
+    client = StreamClient(Endpoint.parse(exact_url), {}, timeout=10)
+    body = build_body("chat", Prompt("hi", 2, 1), BodyOptions("exact"))
+    first = client.post_stream("/chat/completions", body)
+    sock = client._sock
+    second = client.post_stream("/chat/completions", body)
+    client.close()
+    assert (first.transport, second.transport, sock is not None) == ("complete", "complete", True)
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize(("model", "outcome"), [
+    ("http-429", "http_error"), ("stream-error", "stream_error"), ("no-done", "no_done"),
+    ("truncate", "truncated"), ("close-headers", "truncated"), ("multi", "ok"), ("reasoning", "ok"),
+])  # fmt: skip
+def test_outcomes(exact_url: str, model: str, outcome: str) -> None:
+    r = one(exact_url, model)
+    assert r["outcome"] == outcome, r["error"]
+    if model == "http-429":
+        assert r["status"] == 429 and "rate limited" in str(r["error"])
+    if model == "multi":
+        assert r["chunks"] == 2 and r["token_source"] == "usage" and len(r["itl_ms"]) == 4  # type: ignore[arg-type]
+    if model == "reasoning":
+        assert r["ttfo_ms"] > r["ttft_ms"]  # type: ignore[operator]
+
+
+@pytest.mark.timeout(30)
+def test_stall_is_a_bounded_timeout(exact_url: str) -> None:
+    r = one(exact_url, "stall", timeout=0.5)
+    assert r["outcome"] == "timeout" and r["e2e_done_ms"] is not None and r["e2e_done_ms"] < 2500  # type: ignore[operator]
+
+
+@pytest.mark.timeout(30)
+def test_connect_error() -> None:
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    r = one(f"http://127.0.0.1:{port}/v1", "exact")
+    assert r["outcome"] == "connect_error" and "Refused" in str(r["error"])
