@@ -106,9 +106,10 @@ def boundary_cases(rng: Range, *, floor: float | None = None) -> list[BoundaryCa
         at = f"at the open {label} {_fmt(_num(rng, bound))} (excluded)" if is_open else (
             f"at the closed {label} {_fmt(_num(rng, bound))}"
         )
-        cases.append(BoundaryCase(_num(rng, bound), not is_open, at, "bound", True, side))
+        other, other_open = (hi, rng.max_open) if side == "min" else (lo, rng.min_open)
+        excluded = is_open or (other is not None and bound == other and other_open)  # e.g. [0, 0)
+        cases.append(BoundaryCase(_num(rng, bound), not excluded, at, "bound", True, side))
         inner = bound + inward * step
-        other = hi if side == "min" else lo
         if other is None or (inner < other if side == "min" else inner > other):
             why = f"one step ({step}) inside the {label}"
             cases.append(BoundaryCase(_num(rng, inner), True, why, "neighbour", is_open, side))

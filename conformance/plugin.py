@@ -160,9 +160,15 @@ class LiveState:
         self.doc: dict[str, Any] | None = None
 
     def progress(self, line: str) -> None:
-        """Print one progress line on the terminal."""
+        """Print one progress line on the terminal (output capture suspended meanwhile)."""
         tr = self.config.pluginmanager.get_plugin("terminalreporter")
-        if tr is not None:
+        capman = self.config.pluginmanager.get_plugin("capturemanager")
+        if tr is None:
+            return
+        if capman is None:
+            tr.write_line(f"maascheck: {line}")
+            return
+        with capman.global_and_fixture_disabled():
             tr.write_line(f"maascheck: {line}")
 
 

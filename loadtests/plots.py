@@ -16,6 +16,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from loadtests.report_data import num
 
@@ -42,6 +43,13 @@ def _ecdf(ax: Axes, values: np.ndarray[Any, np.dtype[np.float64]], label: str | 
         ax.plot(np.quantile(data, q), q * 100, label=label)
     else:
         ax.step(data, np.arange(1, data.size + 1) / data.size * 100, where="post", label=label)
+
+
+def _plain_log(axis: Any) -> None:
+    """Log-scale ticks labelled as plain numbers (1, 2, 5, 10, 20, ...), no minor labels."""
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+    axis.set_minor_formatter(NullFormatter())
 
 
 def _shade_warmup(ax: Axes, warmup_s: float | None) -> None:
@@ -225,21 +233,25 @@ def sweep_throughput(
             zorder=3,
             label="step failed its SLOs",
         )
-    if knee is not None:
-        ax.axvline(knee, color="#dd8452", linestyle="--", label=f"knee: {knee:g}")
     if capacity is not None:
-        ax.axvline(capacity, color="#55a868", linestyle="-.", label=f"capacity under SLOs: {capacity:g}")
+        ax.axvspan(
+            min(xs), capacity, color="#55a868", alpha=0.12, label=f"meets the SLOs (capacity {capacity:g})"
+        )
+    if knee is not None:
+        ax.axvline(knee, color="#dd8452", linestyle="--", label=f"knee (saturation): {knee:g}")
     if min(xs) > 0 and max(xs) / min(xs) >= 8:
         ax.set_xscale("log", base=2)
     ax.set_xticks(xs, [f"{x:g}" for x in xs])
     ax.set_ylim(0, max(ys) * 1.25)
-    ax.set(title=f"Throughput vs {load_label}", xlabel=load_label, ylabel="output throughput (tokens/s)")
+    ax.set(
+        title=f"Output throughput vs {load_label}", xlabel=load_label, ylabel="output throughput (tokens/s)"
+    )
     ax.legend(loc="upper left", fontsize="small")
     ax.grid(alpha=0.3)
     return _encode(fig)
 
 
-def sweep_latency_vs_throughput(steps: Sequence[Mapping[str, Any]], *, load_label: str) -> str | None:
+def sweep_latency_vs_throughput(steps: Sequence[Mapping[str, Any]], *, load_unit: str) -> str | None:
     """TTFT and ITL p50/p99 against achieved throughput, one point per step labelled with its load.
 
     Each step mapping holds `load`, `output_tokens_per_s` and `ttft_ms`/`itl_ms` stat objects.
@@ -264,11 +276,12 @@ def sweep_latency_vs_throughput(steps: Sequence[Mapping[str, Any]], *, load_labe
                         f"{lv:g}", (x, y), textcoords="offset points", xytext=(4, 4), fontsize="x-small"
                     )
         ax.set(
-            title=f"{name} percentiles vs throughput (labels: {load_label})",
+            title=f"{name} p50/p99 vs throughput (points labelled in {load_unit})",
             xlabel="output throughput (tokens/s)",
             ylabel=f"{name} (ms)",
         )
         ax.set_yscale("log")
+        _plain_log(ax.yaxis)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(loc="upper left", fontsize="small")
         ax.grid(alpha=0.3, which="both")
@@ -293,6 +306,7 @@ def sweep_distributions(per_step: Sequence[tuple[str, Sequence[float], Sequence[
             ylim=(0, 101),
         )
         ax.set_xscale("log")
+        _plain_log(ax.xaxis)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(loc="lower right", fontsize="small")
         ax.grid(alpha=0.3, which="both")

@@ -10,7 +10,7 @@ a step ran), 1 when none does, 2 on bad options.
 sweep.json (`"schema": "maascheck/sweep-results/1"`):
   tool {name, version}; run {id, started_utc, finished_utc, duration_s, interrupted, reproduce};
   target {base_url, model, profile, scenario, api_key_env (the variable's name, never its value)};
-  sweep {mode: "concurrency"|"rate", load_label, levels [planned], step_time_s, warmup_s,
+  sweep {mode: "concurrency"|"rate", load_label, load_unit, levels [planned], step_time_s, warmup_s,
          max_requests_per_step, slos [expr], knee_metric, knee_min_efficiency, stop_factor,
          max_error_rate, early_stop};
   steps [{load, label, dir, status: "passed"|"failed"|"ran"|"error", exit_code, error, wall_s,
@@ -73,7 +73,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     t.add_argument("--workload", help="workload kind, e.g. synthetic")
     t.add_argument("--seed", help="workload random seed")
     t.add_argument("--processes", help="load worker processes per step")
-    t.add_argument("--request-timeout", help="per-request timeout, seconds")
+    t.add_argument("--timeout", help="per-request stall and total bound, seconds")
     lv = parser.add_argument_group("load levels (one of)")
     lv.add_argument("--concurrency", help="comma-separated user counts, e.g. 1,2,4,8,16,32")
     lv.add_argument("--rate-steps", help="comma-separated open-loop arrival rates (requests/s), e.g. 1,2,4,8")
@@ -317,6 +317,7 @@ def run_sweep(args: argparse.Namespace, sweep_dir: Path, runner: StepRunner = ru
         "sweep": {
             "mode": mode,
             "load_label": "concurrency (users)" if mode == "concurrency" else "arrival rate (requests/s)",
+            "load_unit": "users" if mode == "concurrency" else "requests/s",
             "levels": levels,
             "step_time_s": args.step_time,
             "warmup_s": args.warmup,

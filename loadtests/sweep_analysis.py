@@ -96,12 +96,15 @@ def find_knee(steps: Sequence[Step], min_efficiency: float = DEFAULT_MIN_EFFICIE
     for i, eff in enumerate(effs):
         if eff is not None and eff < min_efficiency:
             prev, cur = measured[i - 1], measured[i]
+            gain = (
+                f"raised throughput by only {eff * 100:.0f} % of the ideal linear gain"
+                if eff >= 0
+                else "lowered throughput"
+            )
             return Knee(
                 prev.load,
-                (
-                    f"going from {prev.load:g} to {cur.load:g} raised throughput by {eff * 100:.0f} % of the "
-                    f"ideal linear gain (below {min_efficiency * 100:.0f} %): saturation at {prev.load:g}"
-                ),
+                f"going from {prev.load:g} to {cur.load:g} {gain} (threshold "
+                f"{min_efficiency * 100:.0f} %): saturation at {prev.load:g}",
             )
     return Knee(
         None,

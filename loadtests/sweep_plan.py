@@ -22,7 +22,7 @@ TARGET_OPTIONS = {
     "workload": "--workload",
     "seed": "--seed",
     "processes": "--processes",
-    "request_timeout": "--request-timeout",
+    "timeout": "--timeout",
 }
 
 

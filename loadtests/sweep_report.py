@@ -151,7 +151,7 @@ def _table_rows(doc: dict[str, Any]) -> tuple[list[list[str]], list[str | None]]
 
 def _summary_lines(doc: dict[str, Any]) -> list[str]:
     res, sweep = section(doc, "result"), section(doc, "sweep")
-    unit = sweep.get("load_label", "load")
+    unit = sweep.get("load_unit", "")
     cap = res.get("capacity")
     lines = []
     if sweep.get("slos"):
@@ -191,6 +191,7 @@ def _plots(doc: dict[str, Any], sweep_dir: Path, redactor: Redactor) -> list[Htm
     steps = [s for s in doc.get("steps") or [] if s.get("status") != "error" or s.get("throughput")]
     sweep, res = section(doc, "sweep"), section(doc, "result")
     load_label = str(sweep.get("load_label", "load"))
+    load_unit = str(sweep.get("load_unit", ""))
     loads = [float(s["load"]) for s in steps]
     made: list[tuple[str, str | None]] = [
         (
@@ -216,7 +217,7 @@ def _plots(doc: dict[str, Any], sweep_dir: Path, redactor: Redactor) -> list[Htm
                     }
                     for s in steps
                 ],
-                load_label=load_label,
+                load_unit=load_unit,
             ),
         ),
     ]
@@ -226,7 +227,7 @@ def _plots(doc: dict[str, Any], sweep_dir: Path, redactor: Redactor) -> list[Htm
         ok = [r for r in redact_tree(records, redactor) if not r.get("warmup") and r.get("outcome") == "ok"]
         per_step.append(
             (
-                f"{load_label} {_load(s.get('load'))}",
+                f"{_load(s.get('load'))} {load_unit}",
                 [r.get("ttft_ms") for r in ok],
                 [v for r in ok for v in r.get("itl_ms") or []],
             )
@@ -239,7 +240,10 @@ def _plots(doc: dict[str, Any], sweep_dir: Path, redactor: Redactor) -> list[Htm
 def _settings_rows(doc: dict[str, Any]) -> list[list[str]]:
     rows = [[f"target.{k}", fmt(v)] for k, v in section(doc, "target").items()]
     rows += [
-        [f"sweep.{k}", ", ".join(fmt(x) for x in v) if isinstance(v, list) else fmt(v)]
+        [
+            f"sweep.{k}",
+            ", ".join(_load(x) if k == "levels" else fmt(x) for x in v) if isinstance(v, list) else fmt(v),
+        ]
         for k, v in section(doc, "sweep").items()
     ]
     run = section(doc, "run")

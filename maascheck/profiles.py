@@ -13,6 +13,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from maascheck import schemas
 from maascheck.errors import ConfigError
 from maascheck.paths import DEVIATIONS_DIR, PROFILES_DIR
 
@@ -120,6 +121,12 @@ def _resolve_raw(name: str, seen: tuple[str, ...] = ()) -> dict[str, Any]:
     if name in seen:
         raise ConfigError(f"profile {name!r} extends itself (chain: {' -> '.join((*seen, name))})")
     data = _read_json(path)
+    problems = schemas.errors("profile", data)
+    if problems:
+        raise ConfigError(
+            f"profile {path} does not match schemas/profile.json: " + "; ".join(problems[:5])
+            + " (compare with maascheck/profiles/openai.json)"
+        )
     parent = data.pop("extends", None)
     if parent:
         data = _deep_merge(_resolve_raw(str(parent), (*seen, name)), data)

@@ -150,6 +150,8 @@ def _raise_interrupt(signum: int, _frame: FrameType | None) -> None:
 def _command_env(server: RealServer) -> dict[str, str]:
     env = dict(os.environ, MAASCHECK_REAL_BASE_URL=server.base_url, MAASCHECK_REAL_MODEL=server.model)
     env["OPENAI_BASE_URL"] = server.base_url
+    # This interpreter's scripts first, so `maascheck` in the command is the one serving (venv not activated).
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     if server.api_key:
         env[API_KEY_ENV] = server.api_key
         env["OPENAI_API_KEY"] = server.api_key

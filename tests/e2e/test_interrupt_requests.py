@@ -33,7 +33,8 @@ def long_stream(srv: RealServer, first: threading.Event, out: dict[str, Any]) ->
     }
     headers = {"Authorization": f"Bearer {srv.api_key}"}
     out.update(content_chunks=0, finish=[], done=False)
-    with httpx.stream("POST", f"{srv.base_url}/chat/completions", json=body, headers=headers, timeout=120) as r:
+    url = f"{srv.base_url}/chat/completions"
+    with httpx.stream("POST", url, json=body, headers=headers, timeout=120) as r:
         out["status"] = r.status_code
         for line in r.iter_lines():
             if not line.startswith("data: "):

@@ -19,7 +19,9 @@ HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)> | `rm` =cmd'
 def plain_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A rendered synthetic run with an SLO (failing), a few HTTP 429s and a warm-up."""
     records = make_records(160, error_every=20)
-    results = make_results(records, slos=[{"metric": "ttft_ms", "stat": "p95", "op": "<=", "threshold": 150.0}])
+    results = make_results(
+        records, slos=[{"metric": "ttft_ms", "stat": "p95", "op": "<=", "threshold": 150.0}]
+    )
     run = write_run(tmp_path_factory.mktemp("plain"), records, results)
     render_all(run)
     return run
@@ -33,13 +35,25 @@ def hostile_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     for i, r in enumerate(records):
         if r["error"] and i % 8 == 7:
             r["error"] = f"401: invalid key {SECRET} (Authorization: Bearer {SECRET}) or {SHAPED_KEY}"
-    results = make_results(records, model=HOSTILE, reproduce=f"OPENAI_API_KEY={SECRET} maascheck load '{HOSTILE}'")
+    results = make_results(
+        records, model=HOSTILE, reproduce=f"OPENAI_API_KEY={SECRET} maascheck load '{HOSTILE}'"
+    )
     results["client"].update(saturated=True, cpu_percent=97.0, warnings=[HOSTILE, f"Bearer abc.{SECRET}"])
     results["workload"]["kind"] = HOSTILE
     results["baseline"] = {
-        "path": "reports/old/results.json", "threshold_pct": 10.0, "regressed": True, "warnings": [HOSTILE],
+        "path": "reports/old/results.json",
+        "threshold_pct": 10.0,
+        "regressed": True,
+        "warnings": [HOSTILE],
         "regressions": [
-            {"metric": "ttft_ms", "stat": "p95", "old": 100.0, "new": 130.0, "change_pct": 30.0, "regressed": True}
+            {
+                "metric": "ttft_ms",
+                "stat": "p95",
+                "old": 100.0,
+                "new": 130.0,
+                "change_pct": 30.0,
+                "regressed": True,
+            }
         ],
     }
     run = write_run(tmp_path_factory.mktemp("hostile"), records, results)

@@ -13,7 +13,9 @@ from loadreports.synthetic import make_records, make_results
 from loadtests.baseline import compare
 from maascheck.errors import ConfigError
 
-CASES: list[dict[str, Any]] = json.loads((Path(__file__).parent / "cases" / "baseline.json").read_text())["cases"]
+CASES: list[dict[str, Any]] = json.loads((Path(__file__).parent / "cases" / "baseline.json").read_text())[
+    "cases"
+]
 BASE = make_results(make_records(200))
 
 
@@ -55,7 +57,11 @@ def test_baseline_dir_is_accepted_and_differences_are_warned(tmp_path: Path) -> 
 
 @pytest.mark.parametrize(
     ("content", "message"),
-    [(None, "no load results"), ("[1, 2", "not valid JSON"), ('{"schema": "x"}', "not a maascheck load results")],
+    [
+        (None, "no load results"),
+        ("[1, 2", "not valid JSON"),
+        ('{"schema": "x"}', "not a maascheck load results"),
+    ],
     ids=["missing", "invalid-json", "wrong-schema"],
 )
 def test_unusable_baseline_is_a_config_error(tmp_path: Path, content: str | None, message: str) -> None:

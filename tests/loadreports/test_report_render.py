@@ -31,7 +31,13 @@ def test_every_section_and_figure_is_rendered(plain_run: Path) -> None:
     images = re.findall(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
     assert len(images) == 5  # TTFT, ITL, latency over time, throughput over time, tokens per request
     assert all(base64.b64decode(b).startswith(PNG_MAGIC) for b in images)
-    for caption in ("TTFT distribution", "ITL distribution", "Latency over time", "Throughput and", "Tokens per"):
+    for caption in (
+        "TTFT distribution",
+        "ITL distribution",
+        "Latency over time",
+        "Throughput and",
+        "Tokens per",
+    ):
         assert caption in html
     assert '<section id="baseline">' not in html  # no baseline in this run
 
@@ -59,7 +65,16 @@ def test_summary_csv_has_one_row_per_metric_and_stat(plain_run: Path) -> None:
     assert float(by_key[("ttft_ms", "p95")]["value"]) == pytest.approx(doc["metrics"]["ttft_ms"]["p95"])
     assert by_key[("ttft_ms", "p95")]["unit"] == "ms"
     assert by_key[("output_tokens_per_s", "value")]["unit"] == "tokens/s"
-    assert {k[1] for k in by_key if k[0] == "itl_ms"} == {"count", "mean", "min", "p50", "p90", "p95", "p99", "max"}
+    assert {k[1] for k in by_key if k[0] == "itl_ms"} == {
+        "count",
+        "mean",
+        "min",
+        "p50",
+        "p90",
+        "p95",
+        "p99",
+        "max",
+    }
 
 
 def test_requests_csv_has_every_record(plain_run: Path) -> None:
@@ -124,7 +139,11 @@ def test_missing_records_still_render_the_summary(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("content", "message"),
-    [(None, "no load results"), ("{not json", "not valid JSON"), ('{"schema": "other/1"}', "not a maascheck load")],
+    [
+        (None, "no load results"),
+        ("{not json", "not valid JSON"),
+        ('{"schema": "other/1"}', "not a maascheck load"),
+    ],
 )
 def test_unusable_results_raise_config_error(tmp_path: Path, content: str | None, message: str) -> None:
     if content is not None:

@@ -30,7 +30,9 @@ def fake_step(cmd: StepCommand, *, render: bool = False) -> StepRun:
     """A step against a server with CAPACITY slots: ITL x load/CAPACITY and a queueing wait past it."""
     users = int(cmd.argv[cmd.argv.index("--users") + 1])
     over = max(1.0, users / CAPACITY)
-    records = make_records(users * 12, users=users, ttft_ms=80 + (over - 1) * 900, itl_ms=20 * over, warmup=users)
+    records = make_records(
+        users * 12, users=users, ttft_ms=80 + (over - 1) * 900, itl_ms=20 * over, warmup=users
+    )
     slos = []
     for expr in (cmd.argv[i + 1] for i, a in enumerate(cmd.argv) if a == "--slo"):
         m = re.fullmatch(r"(\w+)\.(\w+)(<=)([\d.]+)", expr)
@@ -46,8 +48,9 @@ def fake_step(cmd: StepCommand, *, render: bool = False) -> StepRun:
 def _args(tmp_path: Path, *extra: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
     sweep.configure(parser)
-    args = parser.parse_args(["--base-url", "http://127.0.0.1:9/v1", "--model", "sim-chat",
-                              "--report-dir", str(tmp_path), *extra])
+    args = parser.parse_args(
+        ["--base-url", "http://127.0.0.1:9/v1", "--model", "sim-chat", "--report-dir", str(tmp_path), *extra]
+    )
     args.passthrough = []
     return args
 
@@ -56,7 +59,7 @@ def _args(tmp_path: Path, *extra: str) -> argparse.Namespace:
 def swept(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
     out = tmp_path_factory.mktemp("sweep")
     args = _args(out, "--concurrency", "2,4,8,16,32", "--slo", SLO, "--no-early-stop")
-    return out, sweep.run_sweep(args, out, runner=lambda cmd: fake_step(cmd, render=True))
+    return out, sweep.run_sweep(args, out, runner=lambda cmd: fake_step(cmd, render=cmd.level == CAPACITY))
 
 
 def test_capacity_and_knee_found_at_the_server_capacity(swept: tuple[Path, dict[str, Any]]) -> None:
@@ -84,13 +87,15 @@ def test_sweep_files_and_plots(swept: tuple[Path, dict[str, Any]]) -> None:
     rows = (out / "sweep.csv").read_text().splitlines()
     assert rows[0].startswith("load,label,status") and len(rows) == 6
     md = (out / "sweep.md").read_text()
-    assert "Capacity under SLOs (ttft_ms.p95&lt;=300): 8 concurrency (users)" in md
-    assert "Knee (throughput saturation): 8 concurrency (users)" in md
+    assert "Capacity under SLOs (ttft_ms.p95&lt;=300): 8 users" in md
+    assert "Knee (throughput saturation): 8 users" in md
     assert "| 16 | failed |" in md
 
 
 def test_early_stop_after_a_bad_failure(tmp_path: Path) -> None:
-    doc = sweep.run_sweep(_args(tmp_path, "--concurrency", "2,4,8,16,32", "--slo", SLO), tmp_path, runner=fake_step)
+    doc = sweep.run_sweep(
+        _args(tmp_path, "--concurrency", "2,4,8,16,32", "--slo", SLO), tmp_path, runner=fake_step
+    )
     assert [s["load"] for s in doc["steps"]] == [2, 4, 8, 16]
     assert "missed by more than 2x" in doc["result"]["stopped_early"]
     assert doc["result"]["capacity"] == CAPACITY
@@ -119,9 +124,18 @@ def test_failed_steps_are_recorded_and_stop_the_sweep(tmp_path: Path) -> None:
 
 
 def test_step_command_passes_target_and_bounds(tmp_path: Path) -> None:
-    cmd = step_command(level=8, mode="concurrency", sweep_dir=tmp_path, step_time_s=10, warmup_s=2, max_requests=500,
-                       slos=[SLO], target={"base_url": "http://127.0.0.1:9/v1", "api_key_env": "MY_KEY"},
-                       extra=["--input-tokens", "fixed:16"], grace_s=30)
+    cmd = step_command(
+        level=8,
+        mode="concurrency",
+        sweep_dir=tmp_path,
+        step_time_s=10,
+        warmup_s=2,
+        max_requests=500,
+        slos=[SLO],
+        target={"base_url": "http://127.0.0.1:9/v1", "api_key_env": "MY_KEY"},
+        extra=["--input-tokens", "fixed:16"],
+        grace_s=30,
+    )
     argv = cmd.argv
     assert argv[:4] == [sys.executable, "-m", "maascheck.cli", "load"]
     pairs = {argv[i]: argv[i + 1] for i in range(4, len(argv) - 1) if argv[i].startswith("--")}
@@ -129,8 +143,18 @@ def test_step_command_passes_target_and_bounds(tmp_path: Path) -> None:
     assert pairs["--max-requests"] == "500" and pairs["--slo"] == SLO and pairs["--api-key-env"] == "MY_KEY"
     assert pairs["--report-dir"] == str(tmp_path / "step-8") and argv[-2:] == ["--input-tokens", "fixed:16"]
     assert cmd.timeout_s == 42
-    rate = step_command(level=2.5, mode="rate", sweep_dir=tmp_path, step_time_s=10, warmup_s=0, max_requests=0,
-                        slos=[], target={}, extra=[], grace_s=30)
+    rate = step_command(
+        level=2.5,
+        mode="rate",
+        sweep_dir=tmp_path,
+        step_time_s=10,
+        warmup_s=0,
+        max_requests=0,
+        slos=[],
+        target={},
+        extra=[],
+        grace_s=30,
+    )
     assert "--rate" in rate.argv and "2.5" in rate.argv and rate.report_dir.name == "step-r2.5"
     assert "--max-requests" not in rate.argv
 
@@ -145,7 +169,7 @@ def test_parse_levels(text: str, integer: bool, expected: list[float]) -> None:
 
 @pytest.mark.parametrize("text", ["", "a,b", "4,2", "1,1", "0,1", "1.5,3"])
 def test_bad_levels_are_config_errors(text: str) -> None:
-    with pytest.raises(ConfigError, match="e.g. --concurrency"):
+    with pytest.raises(ConfigError, match=r"e\.g\. --concurrency"):
         parse_levels(text, integer=True, flag="--concurrency")
 
 
@@ -161,11 +185,36 @@ def test_geometric_ladder() -> None:
     [
         (["--model", "m", "--concurrency", "1,2"], "--base-url"),
         (["--base-url", "http://127.0.0.1:9/v1", "--model", "m"], "exactly one ladder"),
-        (["--base-url", "http://127.0.0.1:9/v1", "--model", "m", "--concurrency", "1", "--rate-steps", "1"],
-         "exactly one ladder"),
-        (["--base-url", "http://127.0.0.1:9/v1", "--model", "m", "--concurrency", "1", "--slo", "ttft<<5"], "SLO"),
-        (["--base-url", "http://127.0.0.1:9/v1", "--model", "m", "--concurrency", "1", "--knee-efficiency", "2"],
-         "knee-efficiency"),
+        (
+            [
+                "--base-url",
+                "http://127.0.0.1:9/v1",
+                "--model",
+                "m",
+                "--concurrency",
+                "1",
+                "--rate-steps",
+                "1",
+            ],
+            "exactly one ladder",
+        ),
+        (
+            ["--base-url", "http://127.0.0.1:9/v1", "--model", "m", "--concurrency", "1", "--slo", "ttft<<5"],
+            "SLO",
+        ),
+        (
+            [
+                "--base-url",
+                "http://127.0.0.1:9/v1",
+                "--model",
+                "m",
+                "--concurrency",
+                "1",
+                "--knee-efficiency",
+                "2",
+            ],
+            "knee-efficiency",
+        ),
     ],
 )
 def test_cli_config_errors_exit_2(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:

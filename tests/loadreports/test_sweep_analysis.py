@@ -10,13 +10,15 @@ import pytest
 
 from loadtests.sweep_analysis import Step, bad_failure, efficiencies, find_capacity, find_knee
 
-CASES: list[dict[str, Any]] = json.loads((Path(__file__).parent / "cases" / "sweep_analysis.json").read_text())[
-    "cases"
-]
+CASES: list[dict[str, Any]] = json.loads(
+    (Path(__file__).parent / "cases" / "sweep_analysis.json").read_text()
+)["cases"]
 
 
 def _steps(rows: list[list[Any]]) -> list[Step]:
-    return [Step(load=float(load), ran=tp is not None, passed=passed, throughput=tp) for load, tp, passed in rows]
+    return [
+        Step(load=float(load), ran=tp is not None, passed=passed, throughput=tp) for load, tp, passed in rows
+    ]
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["description"] for c in CASES])
@@ -38,10 +40,22 @@ def test_efficiency_is_gain_over_ideal_linear_gain() -> None:
 @pytest.mark.parametrize(
     ("slo", "error_rate", "expected"),
     [
-        ({"expr": "ttft_ms.p95<=100", "op": "<=", "threshold": 100, "measured": 150, "passed": False}, 0.0, None),
-        ({"expr": "ttft_ms.p95<=100", "op": "<=", "threshold": 100, "measured": 250, "passed": False}, 0.0, "2x"),
+        (
+            {"expr": "ttft_ms.p95<=100", "op": "<=", "threshold": 100, "measured": 150, "passed": False},
+            0.0,
+            None,
+        ),
+        (
+            {"expr": "ttft_ms.p95<=100", "op": "<=", "threshold": 100, "measured": 250, "passed": False},
+            0.0,
+            "2x",
+        ),
         ({"expr": "goodput_rps>=4", "op": ">=", "threshold": 4, "measured": 1.5, "passed": False}, 0.0, "2x"),
-        ({"expr": "ttft_ms.p95<=100", "op": "<=", "threshold": 100, "measured": 90, "passed": True}, 0.6, "error rate"),
+        (
+            {"expr": "ttft_ms.p95<=100", "op": "<=", "threshold": 100, "measured": 90, "passed": True},
+            0.6,
+            "error rate",
+        ),
     ],
     ids=["missed-mildly", "missed-badly", "scalar-missed-badly", "errors"],
 )
@@ -52,4 +66,6 @@ def test_early_stop_rules(slo: dict[str, Any], error_rate: float, expected: str 
 
 
 def test_step_without_results_stops_the_sweep() -> None:
-    assert "no results" in (bad_failure(Step(load=4, ran=False, passed=None, throughput=None), 2.0, 0.5) or "")
+    assert "no results" in (
+        bad_failure(Step(load=4, ran=False, passed=None, throughput=None), 2.0, 0.5) or ""
+    )

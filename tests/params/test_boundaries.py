@@ -25,6 +25,7 @@ from conformance.boundaries import (
 from maascheck.profiles import Range, load_profile
 
 STEPS = st.sampled_from([None, 0.01, 0.1, 0.5, 1.0])
+DETERMINISTIC = settings(derandomize=True, database=None, max_examples=200)
 
 
 @st.composite
@@ -45,6 +46,7 @@ def ranges(draw: st.DrawFn) -> Range:
     return Range("p", kind, lo, hi, draw(st.booleans()), draw(st.booleans()), step=step)
 
 
+@DETERMINISTIC
 @given(ranges())
 def test_every_case_agrees_with_contains(rng: Range) -> None:
     for case in boundary_cases(rng):
@@ -53,6 +55,7 @@ def test_every_case_agrees_with_contains(rng: Range) -> None:
             assert rng.contains(case.value) == case.expected_inside, case
 
 
+@DETERMINISTIC
 @given(ranges())
 def test_integer_ranges_get_integers(rng: Range) -> None:
     for case in boundary_cases(rng):
@@ -60,6 +63,7 @@ def test_integer_ranges_get_integers(rng: Range) -> None:
             assert type(case.value) is int
 
 
+@DETERMINISTIC
 @given(ranges())
 def test_each_bound_is_straddled_by_two_essential_cases(rng: Range) -> None:
     """At each finite bound the essential cases hold one value inside and one outside."""
@@ -74,6 +78,7 @@ def test_each_bound_is_straddled_by_two_essential_cases(rng: Range) -> None:
         assert all(abs(c.value - bound) <= float(step_of(rng)) + 1e-9 for c in near)
 
 
+@DETERMINISTIC
 @given(ranges())
 def test_open_bounds_are_outside_and_closed_inside(rng: Range) -> None:
     for case in boundary_cases(rng):
@@ -82,6 +87,7 @@ def test_open_bounds_are_outside_and_closed_inside(rng: Range) -> None:
             assert case.expected_inside is not is_open
 
 
+@DETERMINISTIC
 @given(ranges())
 def test_type_confusion_is_always_outside(rng: Range) -> None:
     kinds = {c.kind: c for c in boundary_cases(rng) if not c.expected_inside and c.side is None}
@@ -92,7 +98,7 @@ def test_type_confusion_is_always_outside(rng: Range) -> None:
         assert math.isinf(kinds["non-finite"].value)
 
 
-@settings(suppress_health_check=[HealthCheck.too_slow])
+@settings(DETERMINISTIC, suppress_health_check=[HealthCheck.too_slow])
 @given(ranges(), st.data())
 def test_draws_land_where_they_say(rng: Range, data: st.DataObject) -> None:
     for strategy, inside in ((inside_draws(rng), True), (outside_draws(rng), False)):
@@ -103,6 +109,7 @@ def test_draws_land_where_they_say(rng: Range, data: st.DataObject) -> None:
         assert rng.contains(case.value) is inside, (case, interval(rng))
 
 
+@DETERMINISTIC
 @given(ranges(), st.data())
 def test_floor_keeps_values_at_or_above_it(rng: Range, data: st.DataObject) -> None:
     floor = 0
@@ -182,7 +189,7 @@ def test_explore_without_draws_runs_explicit_cases_only() -> None:
     assert explore([], None, run_seed=0, count=3) == []
 
 
-@settings(max_examples=10, suppress_health_check=[HealthCheck.nested_given])
+@settings(DETERMINISTIC, max_examples=10, suppress_health_check=[HealthCheck.nested_given])
 @given(ranges(), st.integers(0, 2**32 - 1))
 def test_explore_draws_are_classified_correctly(rng: Range, run_seed: int) -> None:
     for case in explore([], draws(rng), run_seed=run_seed, count=2):

@@ -1,0 +1,84 @@
+"""The whole conformance suite against the real server: every failure is a known, explained deviation.
+
+Known deviations (maascheck/profiles/deviations/llamacpp.json) run as strict xfails, so a fixed
+deviation shows up as an XPASS and fails here too. Results: reports/e2e-conformance/.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from maascheck.profiles import load_profile
+from maascheck.realserver import RealServer
+
+from .conftest import report_dir
+
+pytestmark = pytest.mark.e2e
+
+FAILING = ("failed", "error", "xpassed")
+# Rules whose failure depends on what the model happens to sample, so they cannot be strict xfails.
+NONDETERMINISTIC = {
+    "PARAM-023": (
+        "max_tokens=1 is overrun (usage.completion_tokens 2-4) when the sampled token is an incomplete UTF-8 "
+        "sequence such as the first byte of an emoji: llama-cpp-python keeps generating until the character "
+        "is complete; the probe samples at the default temperature, so this shows in some runs only"
+    ),
+}
+
+
+def run_conformance(server: RealServer, env: dict[str, str]) -> dict[str, Any]:
+    out = report_dir("e2e-conformance")
+    argv = [
+        sys.executable, "-m", "maascheck", "conformance",
+        "--base-url", server.base_url, "--model", server.model, "--profile", "llamacpp",
+        "--report-dir", str(out),
+    ]  # fmt: skip
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=900)
+    results = out / "results.json"
+    assert results.is_file(), f"no {results}; exit {done.returncode}; stderr:\n{done.stderr[-3000:]}"
+    data: dict[str, Any] = json.loads(results.read_text(encoding="utf-8"))
+    data["_exit_code"] = done.returncode
+    return data
+
+
+@pytest.fixture(scope="module")
+def results(server: RealServer, server_env: dict[str, str]) -> dict[str, Any]:
+    return run_conformance(server, server_env)
+
+
+def test_no_unexplained_failure(results: dict[str, Any]) -> None:
+    """Every rule passes, is skipped (feature not offered), or fails as a known deviation."""
+    unexplained = [
+        f"{r['id']} {r['outcome']}: {(r.get('message') or '')[:400]}"
+        for r in results["rules"]
+        if r["outcome"] in FAILING and r["id"] not in NONDETERMINISTIC
+    ]
+    assert not unexplained, "unexplained conformance results:\n" + "\n".join(unexplained)
+    failing = {r["id"] for r in results["rules"] if r["outcome"] in FAILING}
+    if results["_exit_code"] != 0:  # allowed only when a nondeterministic rule failed
+        assert failing, f"conformance exited {results['_exit_code']} with no failing rule"
+        assert failing <= set(NONDETERMINISTIC), f"conformance exited {results['_exit_code']}: {failing}"
+
+
+def test_every_known_deviation_is_observed(results: dict[str, Any]) -> None:
+    """Each deviation in deviations/llamacpp.json is still seen (xfailed), so the list stays current."""
+    outcomes = {r["id"]: r["outcome"] for r in results["rules"]}
+    stale = {
+        d.rule: outcomes.get(d.rule, "absent")
+        for d in load_profile("llamacpp").deviations
+        if outcomes.get(d.rule) != "xfailed"
+    }
+    assert not stale, f"deviations not observed as xfailed (rule: outcome): {stale}"
+
+
+def test_the_core_of_the_api_passes(results: dict[str, Any]) -> None:
+    """The server's streaming, usage and SDK compatibility hold: those rules pass."""
+    outcomes = {r["id"]: r["outcome"] for r in results["rules"]}
+    core = [f"STREAM-{i:03d}" for i in range(1, 11)] + ["USAGE-001", "SDK-001", "SDK-002", "MODELS-001"]
+    not_passed = {rule: outcomes.get(rule) for rule in core if outcomes.get(rule) != "passed"}
+    assert not not_passed, f"core rules not passed: {not_passed}"
