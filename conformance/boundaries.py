@@ -103,9 +103,8 @@ def boundary_cases(rng: Range, *, floor: float | None = None) -> list[BoundaryCa
         if bound is None:
             continue
         label = "minimum" if side == "min" else "maximum"
-        at = f"at the open {label} {_fmt(_num(rng, bound))} (excluded)" if is_open else (
-            f"at the closed {label} {_fmt(_num(rng, bound))}"
-        )
+        value = _fmt(_num(rng, bound))
+        at = f"at the open {label} {value} (excluded)" if is_open else f"at the closed {label} {value}"
         other, other_open = (hi, rng.max_open) if side == "min" else (lo, rng.min_open)
         excluded = is_open or (other is not None and bound == other and other_open)  # e.g. [0, 0)
         cases.append(BoundaryCase(_num(rng, bound), not excluded, at, "bound", True, side))

@@ -21,7 +21,7 @@ def require_complete(ex: Exchange) -> None:
 
 
 def require_status(ex: Exchange, expected: int | set[int], what: str, shown: str | None = None) -> None:
-    """Raise a Violation unless the response status is `expected` (one code or a set; `shown` describes it)."""
+    """Raise a Violation unless the status is `expected` (one code or a set; `shown` describes it)."""
     require_complete(ex)
     allowed = {expected} if isinstance(expected, int) else expected
     if ex.status not in allowed:

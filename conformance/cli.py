@@ -1,7 +1,8 @@
 """`maascheck conformance`: run the conformance suite (pytest + the maascheck plugin) against an endpoint.
 
 Everything after a bare `--` goes to pytest untouched (e.g. `-- -k STREAM -x`).
-Exit codes: 0 pass, 1 the target failed (MUST failures; SHOULD too with --strict), 2 bad usage, 130 interrupted.
+Exit codes: 0 pass, 1 the target failed (MUST failures; SHOULD too with --strict), 2 bad usage,
+130 interrupted.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     """Add the conformance options (the same as the pytest plugin's)."""
     parser.add_argument("--base-url", required=True, help="endpoint base URL, e.g. http://127.0.0.1:8000/v1")
     parser.add_argument("--model", required=True, help="chat model under test, e.g. sim-chat")
-    parser.add_argument("--profile", default="openai", help="provider profile name or .json path (default openai)")
+    parser.add_argument(
+        "--profile", default="openai", help="provider profile name or .json path (default openai)"
+    )
     parser.add_argument("--vision-model", help="vision model (default: the profile's)")
     parser.add_argument("--reasoning-model", help="reasoning model (default: the profile's)")
     parser.add_argument("--report-dir", help="report folder (default reports/conformance-<UTC>)")
@@ -33,10 +36,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--strict", action="store_true", help="SHOULD failures fail the run too")
     parser.add_argument("--seed", type=int, default=0, help="seed for generated requests (default 0)")
     parser.add_argument(
-        "--api-key-env", default=DEFAULT_KEY_ENV, help="environment variable holding the API key (default %(default)s)"
+        "--api-key-env",
+        default=DEFAULT_KEY_ENV,
+        help="environment variable holding the API key (default %(default)s)",
     )
     parser.add_argument(
-        "--stall-timeout", type=float, default=20.0, help="seconds without a stream byte = stalled (default 20)"
+        "--stall-timeout",
+        type=float,
+        default=20.0,
+        help="seconds without a stream byte = stalled (default 20)",
     )
 
 
@@ -70,11 +78,17 @@ def pytest_args(args: argparse.Namespace, report_dir: Path) -> list[str]:
 
 def _validate(args: argparse.Namespace) -> None:
     if not str(args.base_url).startswith(("http://", "https://")):
-        raise ConfigError(f"--base-url must be an http(s) URL, got {args.base_url!r}; e.g. http://127.0.0.1:8000/v1")
+        raise ConfigError(
+            f"--base-url must be an http(s) URL, got {args.base_url!r}; e.g. http://127.0.0.1:8000/v1"
+        )
     if args.max_requests < 1:
-        raise ConfigError(f"--max-requests must be at least 1, got {args.max_requests}; e.g. --max-requests 150")
+        raise ConfigError(
+            f"--max-requests must be at least 1, got {args.max_requests}; e.g. --max-requests 150"
+        )
     if args.stall_timeout <= 0:
-        raise ConfigError(f"--stall-timeout must be > 0 seconds, got {args.stall_timeout}; e.g. --stall-timeout 20")
+        raise ConfigError(
+            f"--stall-timeout must be > 0 seconds, got {args.stall_timeout}; e.g. --stall-timeout 20"
+        )
     load_profile(args.profile)  # raises ConfigError naming the valid profiles
     read_api_key(args.api_key_env)  # validates the variable name
 
@@ -91,11 +105,16 @@ def run(args: argparse.Namespace) -> int:
     if results.is_file():
         doc = json.loads(results.read_text(encoding="utf-8"))
         s = doc["summary"]
-        print(f"maascheck conformance: {s['verdict'].upper()} ({doc['run']['requests_made']} requests); "
-              f"reports in {report_dir}/ (results.json, summary.md, summary.html, junit.xml)")
+        print(
+            f"maascheck conformance: {s['verdict'].upper()} ({doc['run']['requests_made']} requests); "
+            f"reports in {report_dir}/ (results.json, summary.md, summary.html, junit.xml)"
+        )
     if code == int(pytest.ExitCode.INTERRUPTED):
         return 130
-    if code in (int(pytest.ExitCode.USAGE_ERROR), int(pytest.ExitCode.INTERNAL_ERROR),
-                int(pytest.ExitCode.NO_TESTS_COLLECTED)):
+    if code in (
+        int(pytest.ExitCode.USAGE_ERROR),
+        int(pytest.ExitCode.INTERNAL_ERROR),
+        int(pytest.ExitCode.NO_TESTS_COLLECTED),
+    ):
         return 2
     return code

@@ -101,7 +101,7 @@ class Recorder:
             with self._client.stream(method, ex.url, content=raw, headers=req_headers) as response:
                 ex.headers_ns = time.perf_counter_ns() - t0
                 ex.status = response.status_code
-                # httpcore reads the read timeout when body reading starts: from here on it is the stall bound.
+                # httpcore reads the read timeout when body reading starts: from here on, the stall bound.
                 timeout_ext = response.request.extensions.get("timeout")
                 if isinstance(timeout_ext, dict):
                     timeout_ext["read"] = self.timeouts.stall

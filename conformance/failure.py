@@ -1,4 +1,4 @@
-"""The text of a failed rule in pytest's output: fact, message, expected vs received, where, how to reproduce."""
+"""The text of a failed rule in pytest's output: fact, message, expected vs received, where, reproduce."""
 
 from __future__ import annotations
 

@@ -15,7 +15,10 @@ from maascheck.secrets import DEFAULT_KEY_ENV
 
 DEFAULT_MAX_REQUESTS = 250
 # A 1x1 PNG as a data URL: vision probes need no network access to fetch an image.
-DEFAULT_IMAGE_URL = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+DEFAULT_IMAGE_URL = (
+    "data:image/png;base64,"
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+)
 
 
 @dataclass

@@ -40,7 +40,11 @@ class Opt:
 
 
 OPTIONS = (
-    Opt("base-url", "MAASCHECK_BASE_URL", "endpoint base URL, e.g. http://127.0.0.1:8000/v1 (activates the plugin)"),
+    Opt(
+        "base-url",
+        "MAASCHECK_BASE_URL",
+        "endpoint base URL, e.g. http://127.0.0.1:8000/v1 (activates the plugin)",
+    ),
     Opt("model", "MAASCHECK_MODEL", "chat model under test, e.g. sim-chat"),
     Opt("profile", "MAASCHECK_PROFILE", "provider profile name or .json path", "openai"),
     Opt("vision-model", "MAASCHECK_VISION_MODEL", "vision model (default: the profile's)"),
@@ -49,7 +53,13 @@ OPTIONS = (
     Opt("max-requests", "MAASCHECK_MAX_REQUESTS", "request budget for the run", DEFAULT_MAX_REQUESTS, int),
     Opt("seed", "MAASCHECK_SEED", "seed for generated requests", 0, int),
     Opt("api-key-env", "MAASCHECK_API_KEY_ENV", "environment variable holding the API key", DEFAULT_KEY_ENV),
-    Opt("stall-timeout", None, "seconds without a stream byte before an exchange counts as stalled", 20.0, float),
+    Opt(
+        "stall-timeout",
+        None,
+        "seconds without a stream byte before an exchange counts as stalled",
+        20.0,
+        float,
+    ),
     Opt("concurrency", None, "probes made at a time", 8, int),
     Opt("strict", None, "SHOULD failures fail the run too", False, bool, flag=True),
 )
@@ -105,13 +115,19 @@ def options_from_config(config: pytest.Config) -> RunOptions | None:
         return None
     problems = []
     if not str(v["base-url"]).startswith(("http://", "https://")):
-        problems.append(f"--base-url must be an http(s) URL, got {v['base-url']!r}; e.g. http://127.0.0.1:8000/v1")
+        problems.append(
+            f"--base-url must be an http(s) URL, got {v['base-url']!r}; e.g. http://127.0.0.1:8000/v1"
+        )
     if not v["model"]:
         problems.append("--model is required with --base-url; e.g. --model sim-chat")
     if v["max-requests"] < 1:
-        problems.append(f"--max-requests must be at least 1, got {v['max-requests']}; e.g. --max-requests 150")
+        problems.append(
+            f"--max-requests must be at least 1, got {v['max-requests']}; e.g. --max-requests 150"
+        )
     if v["stall-timeout"] <= 0 or v["concurrency"] < 1:
-        problems.append("--stall-timeout must be > 0 and --concurrency >= 1; e.g. --stall-timeout 20 --concurrency 8")
+        problems.append(
+            "--stall-timeout must be > 0 and --concurrency >= 1; e.g. --stall-timeout 20 --concurrency 8"
+        )
     if problems:
         raise pytest.UsageError("maascheck: " + "; ".join(problems))
     try:
@@ -149,9 +165,13 @@ class LiveState:
         if not options.vision_model:
             options.vision_model = profile.models.get("vision") if profile.feature("vision") else None
         if not options.reasoning_model:
-            options.reasoning_model = profile.models.get("reasoning") if profile.feature("reasoning") else None
+            options.reasoning_model = (
+                profile.models.get("reasoning") if profile.feature("reasoning") else None
+            )
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        report_dir = Path(options.report_dir or config.getini("maascheck_report_dir") or f"reports/conformance-{stamp}")
+        report_dir = Path(
+            options.report_dir or config.getini("maascheck_report_dir") or f"reports/conformance-{stamp}"
+        )
         options.report_dir = str(report_dir)
         self.config = config
         self.options = options
@@ -176,7 +196,9 @@ class LiveState:
 def pytest_configure(config: pytest.Config) -> None:
     """Validate the options; when active, default the JUnit XML into the report dir."""
     for level in Level:
-        config.addinivalue_line("markers", f"{level.value.lower()}: a conformance rule of level {level.value}")
+        config.addinivalue_line(
+            "markers", f"{level.value.lower()}: a conformance rule of level {level.value}"
+        )
     options = options_from_config(config)
     if options is None:
         return
@@ -233,8 +255,11 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     state = _state(session.config)
     if state is None:
         return
-    ids = [item.callspec.params[RULE_FIXTURE] for item in session.items if hasattr(item, "callspec")
-           and RULE_FIXTURE in item.callspec.params]
+    ids = [
+        item.callspec.params[RULE_FIXTURE]
+        for item in session.items
+        if hasattr(item, "callspec") and RULE_FIXTURE in item.callspec.params
+    ]
     state.run.select(ids)
 
 
@@ -271,7 +296,9 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         f"{' (counted: --strict)' if run['strict'] else ' (not counted without --strict)'}, "
         f"{run['requests_made']} requests"
     )
-    terminalreporter.write_line(f"reports: {state.run.report_dir}/results.json, summary.md, summary.html, junit.xml")
+    terminalreporter.write_line(
+        f"reports: {state.run.report_dir}/results.json, summary.md, summary.html, junit.xml"
+    )
 
 
 @pytest.hookimpl(trylast=True)

@@ -55,8 +55,8 @@ def render_markdown(doc: dict[str, Any]) -> str:
         f"- profile: `{profile['name']}` ({profile['title']})",
         f"- requests made: {run['requests_made']}"
         + (f" of {run['max_requests']}" if run["max_requests"] else ""),
-        f"- rules: {counts or 'none'}; MUST failed {summary['must_failed']}, SHOULD failed {summary['should_failed']}"
-        + (" (--strict)" if run["strict"] else ""),
+        f"- rules: {counts or 'none'}; MUST failed {summary['must_failed']}, "
+        f"SHOULD failed {summary['should_failed']}" + (" (--strict)" if run["strict"] else ""),
         f"- started {run['started_utc']}, {run['duration_s']} s"
         + (" (interrupted)" if run["interrupted"] else ""),
         f"- reproduce: `{run['reproduce']}`",

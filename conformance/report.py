@@ -1,4 +1,4 @@
-"""Human summaries rendered from results.json alone: Markdown (`summary.md`) and self-contained HTML (`summary.html`)."""
+"""Human summaries rendered from results.json alone: `summary.md` and a self-contained `summary.html`."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Runs the rules: decides which apply, makes each needed probe once (concurrently), judges, applies deviations.
+"""Runs the rules: decides which apply, makes each needed probe once (concurrently), judges them,
+and applies known deviations.
 
 The runner knows nothing of pytest or reports: `Suite` evaluates one rule at a time (the pytest
 plugin drives it item by item) and `run_suite` evaluates them all (tests and scripts).
@@ -15,8 +16,6 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
-
 from conformance import rules as rules_pkg
 from conformance.client import Recorder, Timeouts
 from conformance.evidence import redact_value, render_exchange
@@ -24,7 +23,7 @@ from conformance.exchange import Exchange
 from conformance.options import RunOptions
 from conformance.probe import PROBES, Probe, ProbeEnv, SDKProbeEnv
 from conformance.rule import RULES, Level, NotApplicable, Rule, RuleContext, Violation
-from conformance.sdk_transport import RecordingTransport
+from conformance.sdk_transport import recording_client
 from maascheck.profiles import Deviation, Profile
 from maascheck.secrets import Redactor
 
@@ -192,7 +191,7 @@ class Suite:
         return order
 
     def prefetch(self, rules: Iterable[Rule]) -> None:
-        """Make every probe the applicable `rules` need: budget reserved in plan order, independent ones concurrently."""
+        """Make the probes the applicable `rules` need (budget reserved in plan order), concurrently."""
         order = [n for n in self.plan(rules) if n not in self._made]
         with self._reserve_lock:
             for name in order:
@@ -267,12 +266,8 @@ class Suite:
     def _make_sdk(self, p: Probe, env: ProbeEnv) -> Exchange:
         import openai  # the SDK is only needed by client-compatibility probes
 
-        transport = RecordingTransport(p.name)
         t = self.timeouts
-        http_client = httpx.Client(
-            transport=transport,
-            timeout=httpx.Timeout(connect=t.connect, read=t.stall, write=t.connect, pool=t.total),
-        )
+        http_client, transport = recording_client(p.name, connect=t.connect, read=t.stall, total=t.total)
         client = openai.OpenAI(
             base_url=self.base_url,
             api_key=self.options.api_key or "no-key-configured",
@@ -291,8 +286,9 @@ class Suite:
             error = f"{type(exc).__name__}: {exc}"
         finally:
             http_client.close()
-        if transport.exchanges:
-            ex = transport.exchanges[-1]
+        recorded: list[Exchange] = transport.exchanges
+        if recorded:
+            ex = recorded[-1]
         else:
             ex = Exchange(
                 p.name,
@@ -395,7 +391,7 @@ class Suite:
 
 
 def apply_deviation(result: RuleResult, deviation: Deviation | None) -> RuleResult:
-    """A known deviation is a strict expected failure: failed -> xfailed; passed -> xpassed (fails the run)."""
+    """A known deviation is a strict expected failure: failed -> xfailed; passed -> xpassed (a failure)."""
     if deviation is None:
         return result
     if result.outcome == "failed":

@@ -57,21 +57,22 @@ def _shade_warmup(ax: Axes, warmup_s: float | None) -> None:
         ax.axvspan(0, warmup_s, color="#999999", alpha=0.15, label=f"warm-up ({warmup_s:.3g} s, excluded)")
 
 
-def distribution(values: Sequence[Any], name: str, unit: str) -> str | None:
-    """Histogram and ECDF of one metric, with p50/p95/p99 marked."""
+def distribution(values: Sequence[Any], name: str, unit: str, *, samples: str = "requests") -> str | None:
+    """Histogram and ECDF of one metric, with p50/p95/p99 marked (numpy "linear" percentiles,
+    the definition `loadtests.stats` uses); `samples` names what one value is (requests, token gaps)."""
     data = _finite(values)
     if data.size == 0:
         return None
     fig = Figure(figsize=(10, 3.6), layout="constrained")
     hist, cdf = fig.subplots(1, 2)
     hist.hist(data, bins=min(60, max(5, int(np.sqrt(data.size)))), color="#4c72b0")
-    hist.set(title=f"{name}: histogram (n={data.size:,})", xlabel=f"{name} ({unit})", ylabel="count")
+    hist.set(title=f"{name}: histogram (n={data.size:,})", xlabel=f"{name} ({unit})", ylabel=samples)
     _ecdf(cdf, data)
     for p, style in ((50, ":"), (95, "--"), (99, "-.")):
         x = float(np.percentile(data, p))
         cdf.axvline(x, color="#c44e52", linestyle=style, label=f"p{p} = {x:,.1f} {unit}")
     cdf.set(
-        title=f"{name}: ECDF", xlabel=f"{name} ({unit})", ylabel="requests at or below (%)", ylim=(0, 101)
+        title=f"{name}: ECDF", xlabel=f"{name} ({unit})", ylabel=f"{samples} at or below (%)", ylim=(0, 101)
     )
     cdf.legend(loc="lower right", fontsize="small")
     cdf.grid(alpha=0.3)
@@ -163,11 +164,14 @@ def throughput_over_time(records: Sequence[Mapping[str, Any]], warmup_s: float |
     rps.set_ylabel("completed requests/s")
     handles = top.get_legend_handles_labels()[0] + rps.get_legend_handles_labels()[0]
     top.legend(handles=handles, loc="lower right", fontsize="small")
+    top.set_ylim(bottom=0)
+    rps.set_ylim(bottom=0)
     top.grid(alpha=0.3)
     bottom.plot(mids, inflight, color="#55a868", label="requests in flight (mean per bin)")
     _shade_warmup(top, warmup_s)
     _shade_warmup(bottom, warmup_s)
     bottom.set(xlabel="time since run start (s)", ylabel="requests in flight")
+    bottom.set_ylim(bottom=0)
     bottom.legend(loc="lower right", fontsize="small")
     bottom.grid(alpha=0.3)
     return _encode(fig)
@@ -276,7 +280,7 @@ def sweep_latency_vs_throughput(steps: Sequence[Mapping[str, Any]], *, load_unit
                         f"{lv:g}", (x, y), textcoords="offset points", xytext=(4, 4), fontsize="x-small"
                     )
         ax.set(
-            title=f"{name} p50/p99 vs throughput (points labelled in {load_unit})",
+            title=f"{name} p50/p99 vs throughput (point labels: {load_unit})",
             xlabel="output throughput (tokens/s)",
             ylabel=f"{name} (ms)",
         )

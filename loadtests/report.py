@@ -5,16 +5,21 @@ documents and returns their paths. Every string read from the documents passes t
 `maascheck.secrets.Redactor` first (keys from OPENAI_API_KEY, MAASCHECK_SIM_KEY, the run's
 `target.api_key_env` when recorded, plus bearer-token and `sk-` shapes), and the HTML and Markdown
 renderers escape all text. Usage: `python -m loadtests.report REPORT_DIR` re-renders a run.
+
+With `baseline=OLD_RESULTS`, the comparison (`loadtests.baseline.compare`) is first stored in the
+run's results.json `baseline` field, so the document stays the source of every rendering.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
 
+from loadtests.baseline import DEFAULT_THRESHOLD_PCT, compare
 from loadtests.report_csv import render_requests_csv, render_summary_csv
-from loadtests.report_data import read_run
+from loadtests.report_data import RESULTS_FILE, load_results, read_run
 from loadtests.report_html import render_html
 from loadtests.report_md import render_md
 from maascheck.errors import ConfigError
@@ -29,12 +34,32 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def render_all(report_dir: Path, *, redactor: Redactor | None = None) -> dict[str, Path]:
+def attach_baseline(
+    report_dir: Path, baseline: Path | str, threshold_pct: float = DEFAULT_THRESHOLD_PCT
+) -> bool:
+    """Store the comparison with `baseline` in report_dir/results.json; returns whether it regressed."""
+    path = Path(report_dir) / RESULTS_FILE
+    doc = load_results(path)
+    doc["baseline"] = compare(doc, baseline, threshold_pct)
+    _write_atomic(path, json.dumps(doc, indent=2) + "\n")
+    return bool(doc["baseline"]["regressed"])
+
+
+def render_all(
+    report_dir: Path,
+    *,
+    baseline: Path | str | None = None,
+    baseline_threshold_pct: float = DEFAULT_THRESHOLD_PCT,
+    redactor: Redactor | None = None,
+) -> dict[str, Path]:
     """Write the four renderings into `report_dir`; returns {"csv", "requests_csv", "md", "html"} -> path.
 
-    Raises ConfigError when results.json is missing or is not a load results document.
+    Raises ConfigError when results.json (or the `baseline`, when given) is missing or is not a load
+    results document.
     """
     report_dir = Path(report_dir)
+    if baseline:
+        attach_baseline(report_dir, baseline, baseline_threshold_pct)
     docs = read_run(report_dir, redactor)
     texts = {
         "csv": render_summary_csv(docs),

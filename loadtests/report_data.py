@@ -31,6 +31,7 @@ METRICS: dict[str, tuple[str, str]] = {
     "icl_ms": ("Inter-chunk latency (per chunk)", "ms"),
     "tpot_ms": ("Time per output token, (E2E-TTFT)/(N-1)", "ms"),
     "e2e_ms": ("End-to-end latency", "ms"),
+    "e2e_done_ms": ("Send to [DONE] (or the last event)", "ms"),
     "e2e_from_intended_ms": ("End-to-end from intended send time", "ms"),
     "dispatch_lag_ms": ("Dispatch lag (actual - intended send)", "ms"),
     "output_tokens": ("Output tokens per request", "tokens"),

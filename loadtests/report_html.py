@@ -26,12 +26,13 @@ from loadtests.report_tables import (
     warnings,
 )
 
-DEFINITIONS = (
-    "TTFT: send time to the first event carrying content, reasoning or tool calls "
-    "(role-only and usage-only chunks ignored). TTFO: send time to the first content token. "
-    "ITL: each chunk gap divided by the tokens in that chunk, one value per token. ICL: gaps between "
-    "chunks. TPOT: (E2E − TTFT)/(N − 1) per request. E2E: send time to the last content chunk. "
-    "Percentiles come from the raw per-request values merged across workers; warm-up requests are "
+DEFINITIONS = (  # as in loadtests/METRICS.md (the load-core definitions)
+    "TTFT: send to the first chunk with content, reasoning or tool calls (role-only and usage-only "
+    "chunks never count). TTFO: send to the first content or tool-call chunk. ITL: each chunk gap "
+    "divided by the tokens in that chunk, one value per token. ICL: gaps between token chunks. "
+    "TPOT: (E2E − TTFT)/(N − 1) per request, N = output tokens. E2E: send to the last token chunk "
+    '(usage chunk and [DONE] excluded). Percentiles: linear interpolation (numpy "linear", '
+    "Hyndman-Fan type 7) over the raw per-request values pooled across workers. Warm-up requests are "
     "excluded from every figure except the over-time plots, where the warm-up is shaded."
 )
 
@@ -63,7 +64,7 @@ def _plots(docs: RunDocs) -> list[Html]:
         ),
         (
             "ITL distribution (per token, pooled over successful measured requests)",
-            plots.distribution(itl, "ITL", "ms"),
+            plots.distribution(itl, "ITL", "ms", samples="token gaps"),
         ),
         ("Latency over time (every request, warm-up shaded)", plots.latency_over_time(docs.records, warmup)),
         ("Throughput and concurrency over time", plots.throughput_over_time(docs.records, warmup)),

@@ -15,7 +15,14 @@ from loadtests.report_data import THROUGHPUT, RunDocs, fmt, measured_records, me
 
 # Metrics always listed (— when undefined), then those listed only when the run measured them.
 CORE_METRICS = ("ttft_ms", "ttfo_ms", "itl_ms", "tpot_ms", "e2e_ms")
-OPTIONAL_METRICS = ("icl_ms", "e2e_from_intended_ms", "dispatch_lag_ms", "output_tokens", "input_tokens")
+OPTIONAL_METRICS = (
+    "icl_ms",
+    "e2e_done_ms",
+    "e2e_from_intended_ms",
+    "dispatch_lag_ms",
+    "output_tokens",
+    "input_tokens",
+)
 TABLE_STATS = ("count", "mean", "p50", "p90", "p95", "p99", "max")
 MAX_ERROR_MESSAGES = 10
 MAX_MESSAGE_CHARS = 300
@@ -41,11 +48,12 @@ def _compact(value: Any) -> str:
     return fmt(value)
 
 
-def _kv_table(pairs: list[tuple[str, Any]], rest: dict[str, Any], known: set[str]) -> Table:
+def _kv_table(pairs: list[tuple[str, Any]], rest: dict[str, Any]) -> Table:
+    """Labelled settings first, then the unlabelled ones sorted by key."""
     table = Table(["setting", "value"])
     for label, value in pairs:
         table.add([label, _compact(value)])
-    for key in sorted(set(rest) - known):
+    for key in sorted(rest):
         table.add([key, _compact(rest[key])])
     return table
 
@@ -69,7 +77,19 @@ def target_table(docs: RunDocs) -> Table:
         ("tool", f"{tool.get('name', 'maascheck')} {tool.get('version', '?')}"),
     ]
     known = {"base_url", "model", "profile", "scenario"}
-    return _kv_table(pairs, {f"target.{k}": v for k, v in target.items() if k not in known}, set())
+    known_run = {
+        "id",
+        "started_utc",
+        "finished_utc",
+        "duration_s",
+        "measured_s",
+        "warmup_s",
+        "interrupted",
+        "reproduce",
+    }
+    rest = {f"target.{k}": v for k, v in target.items() if k not in known}
+    rest.update({f"run.{k}": v for k, v in run.items() if k not in known_run})
+    return _kv_table(pairs, rest)
 
 
 def load_table(docs: RunDocs) -> Table:
@@ -90,7 +110,7 @@ def load_table(docs: RunDocs) -> Table:
     pairs = [(label, load.get(key)) for key, label in labels.items() if key in load]
     rest = {f"load.{k}": v for k, v in load.items() if k not in labels}
     rest.update({f"workload.{k}": v for k, v in workload.items()})
-    return _kv_table(pairs, rest, set())
+    return _kv_table(pairs, rest)
 
 
 def verdict(docs: RunDocs) -> tuple[bool | None, list[str]]:

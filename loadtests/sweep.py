@@ -38,21 +38,17 @@ from loadtests.sweep_analysis import (
     DEFAULT_MIN_EFFICIENCY,
     Step,
     bad_failure,
-    efficiencies,
-    find_capacity,
-    find_knee,
 )
-from loadtests.sweep_plan import TARGET_OPTIONS, geometric_levels, label, parse_levels, step_command
+from loadtests.sweep_doc import analyse, as_json, step_entry
+from loadtests.sweep_plan import TARGET_OPTIONS, geometric_levels, parse_levels, step_command
 from loadtests.sweep_report import render_files
-from loadtests.sweep_runner import StepRun, StepRunner, run_step
+from loadtests.sweep_runner import StepRunner, run_step
 from maascheck import __version__
 from maascheck.errors import ConfigError
 
 SCHEMA_ID = "maascheck/sweep-results/1"
 FILES = {"json": "sweep.json", "csv": "sweep.csv", "md": "sweep.md", "html": "sweep.html"}
 KNEE_METRICS = ("output_tokens_per_s", "total_tokens_per_s", "requests_per_s")
-STEP_METRICS = ("ttft_ms", "itl_ms", "tpot_ms", "e2e_ms")
-STEP_STATS = ("count", "mean", "p50", "p90", "p95", "p99", "max")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -63,24 +59,38 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "Argv after a bare -- is appended to every `maascheck load` step."
     )
     t = parser.add_argument_group("target (passed to every step)")
-    t.add_argument("--base-url", help="endpoint base URL, e.g. http://127.0.0.1:8000/v1")
-    t.add_argument("--model", help="model name, e.g. sim-chat")
-    t.add_argument("--profile", help="provider profile name (default: the load command's)")
-    t.add_argument("--api-key-env", help="environment variable holding the API key (default OPENAI_API_KEY)")
-    t.add_argument("--scenario", help="request kind: chat, completions, vision, reasoning")
-    t.add_argument("--input-tokens", help="input length distribution, e.g. fixed:128")
-    t.add_argument("--output-tokens", help="output length distribution, e.g. fixed:64")
-    t.add_argument("--workload", help="workload kind, e.g. synthetic")
-    t.add_argument("--seed", help="workload random seed")
-    t.add_argument("--processes", help="load worker processes per step")
-    t.add_argument("--timeout", help="per-request stall and total bound, seconds")
+    t.add_argument("--base-url", metavar="URL", help="endpoint base URL, e.g. http://127.0.0.1:8000/v1")
+    t.add_argument("--model", metavar="NAME", help="model name, e.g. sim-chat")
+    t.add_argument("--profile", metavar="NAME", help="provider profile name (default: the load command's)")
+    t.add_argument(
+        "--api-key-env",
+        metavar="VAR",
+        help="environment variable holding the API key (default OPENAI_API_KEY)",
+    )
+    t.add_argument("--scenario", metavar="KIND", help="request kind: chat, completions, vision, reasoning")
+    t.add_argument("--input-tokens", metavar="DIST", help="input length distribution, e.g. fixed:128")
+    t.add_argument("--output-tokens", metavar="DIST", help="output length distribution, e.g. fixed:64")
+    t.add_argument("--workload", metavar="KIND", help="workload kind, e.g. synthetic")
+    t.add_argument("--seed", metavar="N", help="workload random seed")
+    t.add_argument("--processes", metavar="N", help="load worker processes per step")
+    t.add_argument("--timeout", metavar="S", help="per-request stall and total bound, seconds")
     lv = parser.add_argument_group("load levels (one of)")
-    lv.add_argument("--concurrency", help="comma-separated user counts, e.g. 1,2,4,8,16,32")
-    lv.add_argument("--rate-steps", help="comma-separated open-loop arrival rates (requests/s), e.g. 1,2,4,8")
-    lv.add_argument("--start", type=float, help="geometric ladder: first level (with --stop, --factor)")
-    lv.add_argument("--stop", type=float, help="geometric ladder: last level")
+    lv.add_argument("--concurrency", metavar="LIST", help="comma-separated user counts, e.g. 1,2,4,8,16,32")
     lv.add_argument(
-        "--factor", type=float, default=2.0, help="geometric ladder: ratio between levels (default 2)"
+        "--rate-steps",
+        metavar="LIST",
+        help="comma-separated open-loop arrival rates (requests/s), e.g. 1,2,4,8",
+    )
+    lv.add_argument(
+        "--start", metavar="L", type=float, help="geometric ladder: first level (with --stop, --factor)"
+    )
+    lv.add_argument("--stop", metavar="L", type=float, help="geometric ladder: last level")
+    lv.add_argument(
+        "--factor",
+        metavar="F",
+        type=float,
+        default=2.0,
+        help="geometric ladder: ratio between levels (default 2)",
     )
     lv.add_argument(
         "--by",
@@ -89,23 +99,37 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="what --start/--stop/--factor step (default concurrency)",
     )
     st = parser.add_argument_group("steps and analysis")
-    st.add_argument("--step-time", type=float, default=20.0, help="measured seconds per step (default 20)")
     st.add_argument(
-        "--warmup", type=float, default=5.0, help="warm-up seconds per step, excluded (default 5)"
+        "--step-time", metavar="S", type=float, default=20.0, help="measured seconds per step (default 20)"
+    )
+    st.add_argument(
+        "--warmup",
+        metavar="S",
+        type=float,
+        default=5.0,
+        help="warm-up seconds per step, excluded (default 5)",
     )
     st.add_argument(
         "--max-requests-per-step",
+        metavar="N",
         type=int,
         default=10000,
         help="request bound per step, warm-up included (default 10000; 0 = time only)",
     )
     st.add_argument(
         "--step-grace",
+        metavar="S",
         type=float,
         default=60.0,
         help="seconds a step may overrun warm-up + step time before it is stopped (default 60)",
     )
-    st.add_argument("--slo", action="append", default=[], help="SLO gate, e.g. ttft_ms.p95<=500 (repeatable)")
+    st.add_argument(
+        "--slo",
+        metavar="EXPR",
+        action="append",
+        default=[],
+        help="SLO gate, e.g. ttft_ms.p95<=500 (repeatable)",
+    )
     st.add_argument(
         "--knee-metric",
         choices=KNEE_METRICS,
@@ -114,6 +138,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     st.add_argument(
         "--knee-efficiency",
+        metavar="F",
         type=float,
         default=DEFAULT_MIN_EFFICIENCY,
         help="knee: first step gaining less than this fraction of the ideal linear gain "
@@ -121,19 +146,21 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     st.add_argument(
         "--stop-factor",
+        metavar="F",
         type=float,
         default=2.0,
         help="stop after a step missing an SLO by more than this factor (default 2; 0 = never)",
     )
     st.add_argument(
         "--max-error-rate",
+        metavar="F",
         type=float,
         default=0.5,
         help="stop after a step whose error rate exceeds this fraction (default 0.5)",
     )
     st.add_argument("--no-early-stop", action="store_true", help="run every step whatever happens")
     parser.add_argument(
-        "--report-dir", type=Path, help="output folder (default reports/sweep-<UTC timestamp>)"
+        "--report-dir", metavar="DIR", type=Path, help="output folder (default reports/sweep-<UTC timestamp>)"
     )
 
 
@@ -209,93 +236,6 @@ def _reproduce(args: argparse.Namespace, mode: str, levels: list[float]) -> str:
     return shlex.join(parts)
 
 
-def step_entry(level: float, mode: str, run: StepRun, has_slos: bool) -> dict[str, Any]:
-    """The sweep.json record of one step."""
-    doc = run.results
-    entry: dict[str, Any] = {
-        "load": level,
-        "label": label(level, mode),
-        "dir": label(level, mode),
-        "exit_code": run.exit_code,
-        "error": run.error,
-        "wall_s": round(run.wall_s, 3),
-        "passed": None,
-        "requests": {},
-        "throughput": {},
-        "achieved_rps": None,
-        "measured_s": None,
-        "metrics": {},
-        "slos": [],
-        "efficiency": None,
-        "client_saturated": False,
-        "client_warnings": [],
-    }
-    if doc is None:
-        entry["status"] = "error"
-        return entry
-    req, client = section(doc, "requests"), section(doc, "client")
-    passed = section(doc, "verdict").get("passed")
-    entry.update(
-        {
-            "passed": passed if has_slos and isinstance(passed, bool) else None,
-            "requests": {k: req.get(k) for k in ("total", "ok", "failed", "error_rate")},
-            "throughput": {
-                k: section(doc, "throughput").get(k)
-                for k in ("output_tokens_per_s", "total_tokens_per_s", "requests_per_s", "goodput_rps")
-            },
-            "achieved_rps": section(doc, "load").get("achieved_rps"),
-            "measured_s": section(doc, "run").get("measured_s"),
-            "metrics": {
-                m: {k: section(section(doc, "metrics"), m).get(k) for k in STEP_STATS}
-                for m in STEP_METRICS
-                if isinstance(section(doc, "metrics").get(m), dict)
-            },
-            "slos": [s for s in doc.get("slos") or [] if isinstance(s, dict)],
-            "client_saturated": bool(client.get("saturated")),
-            "client_warnings": [str(w) for w in client.get("warnings") or []],
-        }
-    )
-    if entry["requests"].get("error_rate") is None and num(req.get("total")):
-        entry["requests"]["error_rate"] = round(
-            (num(req.get("failed")) or 0) / (num(req.get("total")) or 1), 4
-        )
-    entry["status"] = ("passed" if entry["passed"] else "failed") if entry["passed"] is not None else "ran"
-    return entry
-
-
-def analyse(doc: dict[str, Any]) -> None:
-    """Fill each step's efficiency and the `result` block of a sweep document in place."""
-    sweep, has_slos = doc["sweep"], bool(doc["sweep"]["slos"])
-    metric = sweep["knee_metric"]
-    steps = [
-        Step(
-            load=float(s["load"]),
-            ran=s["status"] != "error",
-            passed=s["passed"],
-            throughput=num(s["throughput"].get(metric)),
-            error_rate=num(s["requests"].get("error_rate")),
-            slos=s["slos"],
-        )
-        for s in doc["steps"]
-    ]
-    for entry, eff in zip(doc["steps"], efficiencies(steps), strict=True):
-        entry["efficiency"] = None if eff is None else round(eff, 4)
-    knee = find_knee(steps, sweep["knee_min_efficiency"])
-    cap = find_capacity(steps) if has_slos else None
-    any_ran = any(s.ran for s in steps)
-    found = cap is not None and cap.load is not None if has_slos else any_ran
-    code = 0 if found else 1
-    doc["result"] = {
-        "capacity": cap.load if cap else None,
-        "highest_passing": cap.highest_passing if cap else None,
-        "capacity_reason": cap.reason if cap else "no SLO given",
-        "knee": knee.load,
-        "knee_reason": knee.reason,
-        "stopped_early": doc.get("result", {}).get("stopped_early"),
-        "exit_code": code,
-    }
-
-
 def run_sweep(args: argparse.Namespace, sweep_dir: Path, runner: StepRunner = run_step) -> dict[str, Any]:
     """Run the steps (until an early stop), analyse, write sweep.json/csv/md/html; returns the document."""
     mode, levels = _levels(args)
@@ -318,7 +258,7 @@ def run_sweep(args: argparse.Namespace, sweep_dir: Path, runner: StepRunner = ru
             "mode": mode,
             "load_label": "concurrency (users)" if mode == "concurrency" else "arrival rate (requests/s)",
             "load_unit": "users" if mode == "concurrency" else "requests/s",
-            "levels": levels,
+            "levels": [as_json(v, mode) for v in levels],
             "step_time_s": args.step_time,
             "warmup_s": args.warmup,
             "max_requests_per_step": args.max_requests_per_step,

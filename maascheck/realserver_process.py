@@ -21,6 +21,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psutil
@@ -160,7 +161,7 @@ def _group_members(pgid: int) -> list[psutil.Process]:
     return out
 
 
-def stop_group(proc: subprocess.Popen[bytes], grace_s: float = 10.0) -> None:
+def stop_group(proc: subprocess.Popen[Any], grace_s: float = 10.0) -> None:
     """Stop `proc`'s process group: SIGTERM, SIGKILL after `grace_s`, then check nothing is left."""
     pgid = proc.pid  # start_new_session=True: the child leads its own group
     for sig, wait_s in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 5.0)):

@@ -188,7 +188,12 @@ def schema_problems(
     found = []
     for err in schemas.validator(name).iter_errors(instance):
         path = tuple(err.absolute_path)
-        if any(owned(path) for owned in owned_elsewhere):
+        paths = [path]
+        if err.validator == "required" and isinstance(
+            err.instance, dict
+        ):  # judge a missing key at its own path
+            paths = [(*path, key) for key in err.validator_value if key not in err.instance] or paths
+        if all(any(owned(p) for owned in owned_elsewhere) for p in paths):
             continue
         found.append(schemas.describe(err))
     return sorted(found)

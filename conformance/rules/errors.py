@@ -127,7 +127,7 @@ def bad_role(ctx: RuleContext) -> None:
     "ERR-006",
     Level.MUST,
     "A content part of an unknown type is refused with 400",
-    source="openai-openapi.yaml ChatCompletionRequestUserMessageContentPart (text | image_url | input_audio | file)",
+    source="openai-openapi.yaml ChatCompletionRequestUserMessageContentPart (text, image_url, ...)",
     probes=("err-bad-content-part",),
 )
 def bad_content_part(ctx: RuleContext) -> None:
@@ -160,7 +160,8 @@ def error_envelope(ctx: RuleContext) -> None:
         problems = [("$", "the body is not JSON")] if doc is None else schema_errors("error", doc)
         if problems:
             raise Violation(
-                f"the {ex.status} body of {ex.probe} is not an error envelope: {problems[0][0]}: {problems[0][1]}",
+                f"the {ex.status} body of {ex.probe} is not an error envelope: "
+                f"{problems[0][0]}: {problems[0][1]}",
                 expected='{"error": {"message": str, "type": str, ...}} (schemas/error.json)',
                 received=ex.body[:500].decode("utf-8", errors="replace"),
                 where=f"{ex.probe} response body",
@@ -222,7 +223,7 @@ def error_param(ctx: RuleContext) -> None:
     probes=(*ERROR_PROBES, "models-list", "sdk-chat"),
 )  # sdk-chat: a plain successful non-stream chat
 def no_error_in_200(ctx: RuleContext) -> None:
-    """A body that is an error but has status 200 hides the failure from every client that checks the status."""
+    """An error body with status 200 hides the failure from every client that checks the status."""
     seen = []
     for name in (*ERROR_PROBES, "models-list", "sdk-chat"):
         try:
@@ -251,7 +252,7 @@ def no_error_in_200(ctx: RuleContext) -> None:
     probes=ERROR_PROBES,
 )
 def error_strict(ctx: RuleContext) -> None:
-    """The spec's Error requires param and code; vLLM's integer `code: 400` is a known deviation (notes a.6)."""
+    """The spec's Error requires param and code; vLLM's integer `code: 400` is a deviation (notes a.6)."""
     for ex in _error_responses(ctx):
         doc = ex.json
         if doc is None or schema_errors("error", doc):

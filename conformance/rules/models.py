@@ -89,7 +89,7 @@ def models_entries(ctx: RuleContext) -> None:
     requires=("models_endpoint",),
 )
 def models_lists_configured(ctx: RuleContext) -> None:
-    """A client picks its model from the list, so the model under test (--model) must appear in `data[].id`."""
+    """Clients pick their model from the list, so the model under test (--model) appears in `data[].id`."""
     ex = ctx.exchange("models-list")
     precondition_status(ex, 200, "MODELS-001")
     doc = ex.json

@@ -44,8 +44,8 @@ N_CAP = 128
 """The largest `n` the n-at-maximum probe asks for (the spec's maximum; caps a profile's larger one)."""
 STOP_CAP = 16
 """The most stop sequences the stop probe sends (the spec allows 4)."""
-EFFECT_TOKENS = 16
-"""max_tokens of the stop and seed probes: enough text to find and cut a stop sequence in."""
+EFFECT_TOKENS = 32
+"""max_tokens of the stop and seed probes: text enough to cut a stop sequence from, even after reasoning."""
 SPEC_A1 = "notes/openai-spec-rules.md a.1 (CreateChatCompletionRequest l.33105)"
 SPEC_A5 = "notes/openai-spec-rules.md a.5 (CreateCompletionRequest l.33821)"
 
@@ -90,7 +90,9 @@ def error_fields(ex: Exchange) -> tuple[Any, Any]:
 
 
 def _short(value: Any, limit: int = 90) -> str:
+    """`value` on one line, cut to `limit` characters."""
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
@@ -105,7 +107,11 @@ def classify(case: BoundaryCase, ex: Exchange) -> Judgement:
             case, Outcome.REJECTED_WRONGLY, f"transport failure ({ex.error_kind}): {ex.error}", ex
         )
     param, message = error_fields(ex)
-    said = "" if param is None and message is None else f" (param {param!r}, message {_short(message)})"
+    said = (
+        ""
+        if param is None and message is None
+        else f" (param {json.dumps(param)}, message {_short(message)})"
+    )
     if 200 <= ex.status < 300:
         body = ex.json
         if isinstance(body, dict) and "error" in body and "choices" not in body:
@@ -207,13 +213,12 @@ class ParamSpec:
     source: str
     endpoint: str = "chat"
     requires: tuple[str, ...] = ()
-    extra: dict[str, Any] = field(
-        default_factory=dict
-    )  # other fields the value needs (top_logprobs: logprobs)
+    extra: dict[str, Any] = field(default_factory=dict)  # fields the value needs (logprobs: true)
     floor: float | None = None  # values below it cannot be expressed (a count)
     encode: Callable[[BoundaryCase], Any] = lambda case: case.value
     type_cases: tuple[BoundaryCase, ...] | None = None  # replaces the generic type confusion
     boolean: bool = False  # a JSON boolean, not a range
+    vendor: bool = False  # a vendor extension: judged only when features.vendor_params lists it
 
     @property
     def path(self) -> str:
@@ -317,6 +322,7 @@ SPECS: tuple[ParamSpec, ...] = (
         "repetition_penalty",
         "repetition_penalty",
         "seeds/001 repetition_penalty (1.0, 2.0) open, step 0.1 (vendor extension; profiles listing it)",
+        vendor=True,
     ),
 )
 SPEC_BY_RANGE = {s.range_name: s for s in SPECS}
@@ -329,6 +335,11 @@ REJECT_PROBES = {
 
 def profile_range(profile: Profile, spec: ParamSpec) -> Range:
     """The profile's range for `spec`, or NotApplicable saying the profile documents none."""
+    if spec.vendor and spec.param not in profile.feature("vendor_params", []):
+        raise NotApplicable(
+            f"profile {profile.name!r} does not list the vendor parameter {spec.param!r} "
+            f"(features.vendor_params: {profile.feature('vendor_params', [])})"
+        )
     rng = profile.ranges.get(spec.range_name)
     if rng is None:
         raise NotApplicable(
@@ -383,16 +394,17 @@ def check_range(ctx: RuleContext, spec: ParamSpec) -> None:
             stopped = f"{exc} after {len(judgements)} of {len(plan)} values"
             break
         judgements.append(classify(case, ex))
-    documented = interval(rng) if rng is not None else "true or false"
+    documented = f"range {interval(rng)}" if rng is not None else "values true and false"
+    valid = f"every {rng.kind} in {interval(rng)}" if rng is not None else "true and false"
     wrong = [j for j in judgements if j.correct is False]
     if wrong:
         ctx.used[:] = [j.exchange for j in wrong]  # evidence: the exchanges that show the wrong answers
         note = f"\n(exploration stopped early: {stopped})" if stopped else ""
         raise Violation(
             f"{spec.param}: {len(wrong)} of {len(judgements)} values answered wrongly for the documented "
-            f"range {documented} (profile {ctx.profile.name!r}; {rng.source if rng else spec.source}):\n"
-            f"{table(wrong)}\nFix: accept every value inside {documented} and answer 400 with "
-            f"error.param {spec.param!r} for every value outside it.{note}",
+            f"{documented} (profile {ctx.profile.name!r}; {rng.source if rng else spec.source}):\n"
+            f"{table(wrong)}\nFix: accept {valid}; answer 400 with error.param {spec.param!r} for any other "
+            f"value (out of range or of another JSON type).{note}",
             expected=[
                 {
                     "value": shown(j.case.value),
@@ -500,6 +512,13 @@ def content_of(choice: dict[str, Any]) -> str | None:
     return content if isinstance(content, str) else None
 
 
+def _output(choice: dict[str, Any]) -> list[Any]:
+    """What a choice produced: reasoning (vendor `reasoning_content`), content and tool calls."""
+    msg = choice.get("message")
+    msg = msg if isinstance(msg, dict) else {}
+    return [msg.get("reasoning_content"), msg.get("content"), msg.get("tool_calls")]
+
+
 def accepted_or_skip(ex: Exchange, judged_by: str) -> None:
     """NotApplicable unless `ex` was accepted: refusals are the range rules' to judge."""
     if ex.status is None or not 200 <= ex.status < 300 or not choices_of(ex):
@@ -548,7 +567,7 @@ def n_at_max(ctx: RuleContext) -> None:
     problem = n_problem(ex, n)
     if problem:
         raise Violation(
-            f"n={n} was accepted but not honoured: {problem}. Fix: return n choices or refuse "
+            f"n={n} was accepted but ignored: {problem}. Fix: return n choices or refuse "
             f"n above the supported maximum with 400 (and document that maximum).",
             expected=f"{n} choices indexed 0..{n - 1}",
             received=problem,
@@ -648,7 +667,7 @@ def stop_at_max(ctx: RuleContext) -> None:
     problem = stop_problem(content_of(ref_choices[0]) or "", stops[-1], choices_of(ex)[0])
     if problem:
         raise Violation(
-            f"stop was accepted but not honoured: {problem} (stop list of {len(stops)}, the match is "
+            f"stop was accepted but ignored: {problem} (stop list of {len(stops)}, the match is "
             f"the last). Fix: end the output before the earliest match of any listed sequence and "
             f"report finish_reason 'stop'.",
             expected="text before the stop sequence, finish_reason stop",
@@ -725,7 +744,7 @@ def limit_at_min(ctx: RuleContext) -> None:
     if problems:
         ctx.used[:] = [ex for _, ex in problems]
         raise Violation(
-            "the smallest token limit was not honoured: "
+            "the smallest token limit was accepted but ignored: "
             + "; ".join(p for p, _ in problems)
             + ". Fix: stop generating at the limit and report finish_reason 'length'.",
             expected="usage.completion_tokens <= the limit",
@@ -760,14 +779,16 @@ def seed_repeats(ctx: RuleContext) -> None:
     a, b = ctx.exchange("params-seed-a"), ctx.exchange("params-seed-b")
     accepted_or_skip(a, "PARAM-011")
     accepted_or_skip(b, "PARAM-011")
-    first = [content_of(c) for c in choices_of(a)]
-    second = [content_of(c) for c in choices_of(b)]
+    first = [_output(c) for c in choices_of(a)]
+    second = [_output(c) for c in choices_of(b)]
     if first != second:
         seed = a.request_json["seed"]
+        i = next((i for i, (x, y) in enumerate(zip(first, second, strict=False)) if x != y), 0)
+        one, two = (first[i] if i < len(first) else None), (second[i] if i < len(second) else None)
         raise Violation(
-            f"seed={seed} twice gave different outputs: {_short(first)} vs {_short(second)}. "
-            "Fix: seed the sampler from the request's seed.",
+            f"seed={seed} at temperature {a.request_json['temperature']} twice gave different outputs "
+            f"(choice {i}: {_short(one)} vs {_short(two)}). Fix: seed the sampler from the request's seed.",
             expected=first,
             received=second,
-            where="choices[].message.content",
+            where=f"choices[{i}].message (reasoning_content, content, tool_calls)",
         )

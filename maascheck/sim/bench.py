@@ -5,6 +5,8 @@ asyncio client pinned to the other core keeps `--streams` streams open back to b
 keep-alive). Engine mode uses a near-zero step cost so the simulator is CPU-bound: events/s is its
 capacity. Exact mode runs `--exact-schedule` (target rate streams * 1000 / itl_ms events/s) and
 reports the lateness of each step (write time minus due time) measured inside the simulator.
+Also reported: the simulator's CPU share over the window and events per simulator CPU-second, which
+stay meaningful when other processes compete for the cores (events/s then understates capacity).
 Figures only, no pass/fail: this is a benchmark, not a test.
 """
 
@@ -22,6 +24,8 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
+
+import psutil
 
 from maascheck.errors import ConfigError
 from maascheck.sim.config import DEFAULT_API_KEY
@@ -105,6 +109,7 @@ async def _drive(
     url: str, streams: int, max_tokens: int, seconds: float, stagger_s: float, counter: Counter
 ) -> None:
     parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
     body = json.dumps(
         {
             "model": "sim-chat",
@@ -123,9 +128,8 @@ async def _drive(
     protos: list[_StreamProtocol] = []
     for _ in range(streams):
         done: asyncio.Future[None] = loop.create_future()
-        _, proto = await loop.create_connection(
-            lambda d=done: _StreamProtocol(request, counter, deadline, d), parts.hostname, parts.port
-        )
+        proto = _StreamProtocol(request, counter, deadline, done)
+        await loop.create_connection(lambda p=proto: p, host, port)  # type: ignore[misc]
         protos.append(proto)
     for i, proto in enumerate(protos):
         loop.call_later(i * stagger_s / max(1, streams), proto.start)
@@ -184,24 +188,27 @@ def _run_mode(args: argparse.Namespace, mode: str) -> dict[str, Any]:
         counter = Counter()
         total = args.warmup + args.duration
 
-        async def main() -> tuple[int, float, float]:
+        sim = psutil.Process(proc.pid)
+
+        async def main() -> tuple[int, float, float, float]:
             task = asyncio.ensure_future(_drive(url, args.streams, args.max_tokens, total, stagger, counter))
             await asyncio.sleep(args.warmup)
             _http(root + "/sim/stats/reset", "POST")
             start_events, t0 = counter.events, time.perf_counter()
-            cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+            cpu0, sim0 = resource.getrusage(resource.RUSAGE_SELF), sim.cpu_times()
             await asyncio.sleep(args.duration)
             got, window = counter.events - start_events, time.perf_counter() - t0
-            cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+            cpu1, sim1 = resource.getrusage(resource.RUSAGE_SELF), sim.cpu_times()
             await task
             cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
-            return got, window, cpu
+            sim_cpu = (sim1.user - sim0.user) + (sim1.system - sim0.system)
+            return got, window, cpu, sim_cpu
 
         from maascheck.sim.server import new_event_loop
 
         loop = new_event_loop()
         try:
-            got, window, cpu = loop.run_until_complete(main())
+            got, window, cpu, sim_cpu = loop.run_until_complete(main())
         finally:
             loop.close()
         stats = _http(root + "/sim/stats")
@@ -214,6 +221,8 @@ def _run_mode(args: argparse.Namespace, mode: str) -> dict[str, Any]:
         "window_s": round(window, 3),
         "events_per_s": round(got / window),
         "client_cpu_share": round(cpu / window, 3),
+        "sim_cpu_share": round(sim_cpu / window, 3),
+        "events_per_sim_cpu_s": round(got / sim_cpu) if sim_cpu > 0 else None,
         "server_events_sent": stats["events_sent"],
     }
     if mode == "exact":
@@ -238,6 +247,7 @@ def run(args: argparse.Namespace) -> int:
             r = _run_mode(args, mode)
             line = (
                 f"{mode:6s} streams={r['streams']} window={r['window_s']}s events/s={r['events_per_s']} "
+                f"sim_cpu={r['sim_cpu_share']:.0%} events/sim-cpu-s={r['events_per_sim_cpu_s']} "
                 f"client_cpu={r['client_cpu_share']:.0%}"
             )
             if mode == "exact":

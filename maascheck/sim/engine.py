@@ -17,7 +17,7 @@ import time
 from collections import deque
 
 from maascheck.sim.config import SimConfig
-from maascheck.sim.jobs import Job
+from maascheck.sim.jobs import Job, run_step
 from maascheck.sim.stats import Stats
 from maascheck.sim.tokens import tokenize
 
@@ -132,7 +132,7 @@ class Engine:
             for job in self.running:
                 if job.cancelled:
                     continue
-                if not job.step():
+                if not (job.step() if job.safe else run_step(job)):
                     still.append(job)
                     weight += job.weight
             self.running = still

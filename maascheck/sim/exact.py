@@ -12,7 +12,7 @@ import heapq
 import itertools
 import time
 
-from maascheck.sim.jobs import Job
+from maascheck.sim.jobs import Job, run_step
 from maascheck.sim.stats import Stats
 
 SPIN_NS = 1_500_000
@@ -74,7 +74,7 @@ class ExactScheduler:
                 if job.cancelled:
                     continue
                 self.stats.late(perf_ns() - due)
-                if not job.step():
+                if not (job.step() if job.safe else run_step(job)):
                     job.due_ns = job.received_ns + self.ttft_ns + job.k * self.itl_ns
                     heapq.heappush(heap, (job.due_ns, next(self._counter), job))
             self.stats.running = len(heap)

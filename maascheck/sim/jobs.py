@@ -9,6 +9,7 @@ Without active stream hooks the stream path splices token text into pre-serialis
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -75,6 +76,21 @@ def group_pieces(plan: ChoicePlan, per_step: int) -> list[Group]:
     return groups
 
 
+def run_step(job: Job) -> bool:
+    """`job.step()`, but a failing step (a buggy fault hook) ends only its own job: True means finished."""
+    try:
+        return job.step()
+    except Exception as exc:  # a hook error must not stop the engine loop serving every other stream
+        print(
+            f"maascheck-sim: job step failed ({type(exc).__name__}: {exc}); closing that connection",
+            file=sys.stderr,
+            flush=True,
+        )
+        job.cancelled = True
+        job.out.close()
+        return True
+
+
 class Job:
     """Common state of stream and non-stream jobs (the engine and the exact scheduler drive `step`)."""
 
@@ -102,6 +118,7 @@ class Job:
         self.cancelled = False
         self.prefill_tokens = max(0, req.prompt_tokens - cached)
         self.weight = len(plans)
+        self.safe = not faults.faults  # without fault hooks a step cannot raise; skip the try frame
         self.due_ns = 0  # exact-schedule mode: when the next step is due (perf_counter_ns)
         self.received_ns = 0  # exact-schedule mode: when the request was read (perf_counter_ns)
 
@@ -146,6 +163,10 @@ class StreamJob(Job):
         self.templates: dict[tuple[int, str], tuple[bytes, bytes]] = {}
         self.data_events = 0
         self.stalled = False
+        # Fast path: one choice, no hooks; steps 1 .. len(groups)-2 are one plain content event each.
+        self.g0 = self.groups[0]
+        self.fast_end = len(self.g0) - 1 if len(self.plans) == 1 and not self.slow else 0
+        self.tool_start = len(self.plans[0].reasoning)
 
     # ---- chunk dicts ---------------------------------------------------------------------------------
     def _piece_choice(self, plan: ChoicePlan, g: Group, text: str) -> dict[str, Any]:
@@ -209,7 +230,15 @@ class StreamJob(Job):
     def step(self) -> bool:
         """Write step k's events (one write on the fast path); True when the stream is complete."""
         k = self.k
-        self.k += 1
+        self.k = k + 1
+        if 0 < k < self.fast_end:
+            g = self.g0[k]
+            if g.kind != "tool" or g.start != self.tool_start:
+                pre, post = self.templates.get((0, g.kind)) or self._template(0, g.kind)
+                data = pre + orjson.dumps(g.text) + post
+                self.stats.events_sent += 1
+                self.out.write(b"%x\r\n%b\r\n" % (len(data), data))
+                return False
         last = self.k >= self.total_steps
         if self.out.closed or self.stalled:
             return last

@@ -14,6 +14,7 @@ import hmac
 import random
 import re
 import socket
+import sys
 import threading
 import time
 from collections import deque
@@ -68,6 +69,7 @@ class Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         """Register the connection; disable Nagle so each event leaves at once."""
         self.transport = cast(asyncio.Transport, transport)  # uvloop's transports are not subclasses
+        self._write = self.transport.write
         sock = self.transport.get_extra_info("socket")
         if sock is not None:
             with contextlib.suppress(OSError):
@@ -114,8 +116,8 @@ class Connection(asyncio.Protocol):
     # ---- Output (used by jobs) -----------------------------------------------------------------------
     def write(self, data: bytes) -> None:
         """Send bytes unless the connection is gone."""
-        if not self.closed and self.transport is not None:
-            self.transport.write(data)
+        if not self.closed:
+            self._write(data)
 
     def respond(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
         """Send one complete response, then serve the next pipelined request (or close)."""
@@ -177,6 +179,23 @@ class Connection(asyncio.Protocol):
             self.app.handle(self, req)
         except ApiError as exc:
             self.app.send_error(self, None, exc)
+        except Exception as exc:  # a fault hook failed: answer 500 naming it, keep serving others
+            print(
+                f"maascheck-sim: handling {req.method} {req.path} failed: {type(exc).__name__}: {exc}",
+                file=sys.stderr,
+                flush=True,
+            )
+            err = ApiError(
+                500,
+                f"simulator error ({type(exc).__name__}: {exc}); active faults: "
+                f"{', '.join(self.app.faults.names) or 'none'}",
+                type_="server_error",
+            )
+            self.keep_alive = False
+            if self.job is None:
+                self.respond(500, [("Content-Type", "application/json")], orjson.dumps(err.body()))
+            else:
+                self.close()
 
     def start_job(self, job: Job) -> None:
         """Attach a job that will end the exchange."""

@@ -16,8 +16,18 @@ def simulator(*faults: str, profile: str = "openai") -> Iterator[str]:
     from maascheck.sim.config import SimConfig
     from maascheck.sim.server import SimServer
 
-    server = SimServer(SimConfig(profile=profile, faults=list(faults), api_key=SIM_KEY, decode_step_ms=0.5,
-                                 decode_ms_per_seq=0.01, jitter=0.0, seed=7, output_tokens=24))
+    server = SimServer(
+        SimConfig(
+            profile=profile,
+            faults=list(faults),
+            api_key=SIM_KEY,
+            decode_step_ms=0.5,
+            decode_ms_per_seq=0.01,
+            jitter=0.0,
+            seed=7,
+            output_tokens=24,
+        )
+    )
     url = server.start_in_thread()
     try:
         yield url

@@ -5,6 +5,8 @@ Module-level and picklable so a process pool can run several at once (2 cores ->
 
 from __future__ import annotations
 
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 SIM_KEY = "sk-maascheck-proof-key-5b1e0c"
@@ -24,7 +26,9 @@ class Proof:
     leaked_key: bool = False
 
 
-def run(label: str, faults: tuple[str, ...] = (), sim_profile: str = "openai", suite_profile: str = "openai") -> Proof:
+def run(
+    label: str, faults: tuple[str, ...] = (), sim_profile: str = "openai", suite_profile: str = "openai"
+) -> Proof:
     """Serve `sim_profile` with `faults`, run every rule under `suite_profile`, and summarise."""
     import json
 
@@ -36,8 +40,18 @@ def run(label: str, faults: tuple[str, ...] = (), sim_profile: str = "openai", s
     from maascheck.sim.server import SimServer
 
     sim_prof = load_profile(sim_profile)
-    server = SimServer(SimConfig(profile=sim_profile, faults=list(faults), api_key=SIM_KEY, decode_step_ms=0.5,
-                                 decode_ms_per_seq=0.01, jitter=0.0, seed=7, output_tokens=24))
+    server = SimServer(
+        SimConfig(
+            profile=sim_profile,
+            faults=list(faults),
+            api_key=SIM_KEY,
+            decode_step_ms=0.5,
+            decode_ms_per_seq=0.01,
+            jitter=0.0,
+            seed=7,
+            output_tokens=24,
+        )
+    )
     base_url = server.start_in_thread()
     try:
         profile = load_profile(suite_profile)
@@ -48,7 +62,7 @@ def run(label: str, faults: tuple[str, ...] = (), sim_profile: str = "openai", s
             vision_model=sim_prof.models.get("vision") if profile.feature("vision") else None,
             reasoning_model=sim_prof.models.get("reasoning") if profile.feature("reasoning") else None,
             api_key=SIM_KEY,
-            stall_timeout=2.0,
+            stall_timeout=1.0,
             total_timeout=30.0,
             seed=1,
         )
@@ -60,9 +74,27 @@ def run(label: str, faults: tuple[str, ...] = (), sim_profile: str = "openai", s
         label=label,
         failed=result.ids("failed"),
         errors={r.rule.id: (r.message or "")[:2000] for r in result.results if r.outcome == "error"},
-        messages={r.rule.id: (r.message or "")[:300] for r in result.results if r.outcome in ("failed", "xpassed")},
+        messages={
+            r.rule.id: (r.message or "")[:300] for r in result.results if r.outcome in ("failed", "xpassed")
+        },
         outcomes={r.rule.id: r.outcome for r in result.results},
         requests=result.requests_made,
         exit_code=result.exit_code,
         leaked_key=SIM_KEY in doc,
     )
+
+
+def pool(workers: int = 2) -> ProcessPoolExecutor:
+    """A pool of spawned worker processes for `run_many` (use it as a context manager)."""
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+
+
+def run_many(
+    jobs: dict[str, tuple[tuple[str, ...], str, str]], executor: ProcessPoolExecutor | None = None
+) -> dict[str, Proof]:
+    """Run `label -> (faults, sim_profile, suite_profile)` jobs in worker processes (default: a new pool)."""
+    if executor is None:
+        with pool() as own:
+            return run_many(jobs, own)
+    futures = {label: executor.submit(run, label, *job) for label, job in sorted(jobs.items())}
+    return {label: fut.result() for label, fut in futures.items()}

@@ -107,7 +107,10 @@ def response(status: int, body: bytes, content_type: str = "application/json", e
 
 def sse_head() -> bytes:
     """Headers of a chunked event-stream response."""
-    return b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    return (
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+        b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    )
 
 
 def chunk(data: bytes) -> bytes:

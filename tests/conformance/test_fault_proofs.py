@@ -1,50 +1,72 @@
 """Every rule can fail: for each simulator fault, the suite fails exactly the rules the fault `breaks`.
 
-Legal variations (faults with empty `breaks`) fail no rule; without faults every MUST rule passes
-within the request budget. All suite runs are made once per session, two at a time in worker processes.
+A fault runs under the first profile (openai first) whose fault-free baseline judges every rule it
+breaks (rules such as EXT-* apply only where a profile documents vendor parameters); the simulator
+presents that same profile. Legal variations (empty `breaks`) fail no rule; without faults every
+MUST rule passes within the request budget. Suite runs are made once per session, two at a time
+in worker processes.
 """
 
 from __future__ import annotations
-
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
-from typing import Any
 
 import pytest
 
 from conformance import rules
 from conformance.rule import RULES, Level
+from maascheck.profiles import available_profiles
 from maascheck.sim.faults import all_faults
-from tests.conformance.proofs import Proof, run
+from tests.conformance.proofs import Proof, pool, run_many
 
 pytestmark = pytest.mark.timeout(600)
 rules.load_all()
 FAULTS = all_faults()
 BREAKING = sorted(n for n, f in FAULTS.items() if f.breaks)
 LEGAL = sorted(n for n, f in FAULTS.items() if not f.breaks)
-BASELINE = "(no fault)"
+PROFILES = ["openai", *sorted(p for p in available_profiles() if p != "openai")]
 MAX_BASELINE_REQUESTS = 150
+
+
+def baseline_label(profile: str) -> str:
+    """The label of the fault-free run under `profile`."""
+    return f"(no fault)@{profile}"
+
+
+def profile_for(fault: str, baselines: dict[str, Proof]) -> str | None:
+    """The first profile whose clean baseline judges (passes) every rule `fault` breaks."""
+    for profile in PROFILES:
+        base = baselines[baseline_label(profile)]
+        if not base.errors and all(base.outcomes.get(r) == "passed" for r in FAULTS[fault].breaks):
+            return profile
+    return None
 
 
 @pytest.fixture(scope="session")
 def proofs(request: pytest.FixtureRequest) -> dict[str, Proof]:
-    """The suite run of every selected fault (plus the baseline), made in parallel."""
-    wanted = {BASELINE}
+    """Baselines under every profile, then the run of every selected fault under its profile."""
+    wanted: set[str] = set()
     for item in request.session.items:
         params = getattr(item, "callspec", None)
         if params is not None and "fault_name" in params.params:
             wanted.add(params.params["fault_name"])
-    labels = sorted(wanted)
-    ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=2, mp_context=ctx) as pool:
-        futures = {label: pool.submit(run, label, () if label == BASELINE else (label,)) for label in labels}
-        return {label: fut.result() for label, fut in futures.items()}
+    with pool() as executor:
+        out = run_many({baseline_label(p): ((), p, p) for p in PROFILES}, executor)
+        jobs: dict[str, tuple[tuple[str, ...], str, str]] = {}
+        for fault in wanted:
+            profile = "openai" if not FAULTS[fault].breaks else profile_for(fault, out)
+            if profile is not None:
+                jobs[fault] = ((fault,), profile, profile)
+        return out | run_many(jobs, executor)
 
 
-def _diff(proof: Proof, expected: set[str]) -> str:
-    missing, extra = sorted(expected - proof.failed), sorted(proof.failed - expected)
-    lines = [f"fault {proof.label}: expected failures {sorted(expected)}, received {sorted(proof.failed)}"]
-    lines += [f"  not failed (fault does not break it): {r} -> {proof.outcomes.get(r, 'not run')}" for r in missing]
+def _diff(proof: Proof, expected: set[str], baseline: set[str]) -> str:
+    failed = proof.failed - baseline
+    missing, extra = sorted(expected - proof.failed), sorted(failed - expected)
+    lines = [f"{proof.label}: expected failures {sorted(expected)}, received {sorted(failed)}"]
+    if baseline:
+        lines.append(f"  (failing without the fault too, ignored: {sorted(baseline)})")
+    lines += [
+        f"  not failed (fault does not break it): {r} -> {proof.outcomes.get(r, 'not run')}" for r in missing
+    ]
     lines += [f"  failed unexpectedly: {r}: {proof.messages.get(r, '')}" for r in extra]
     lines += [f"  rule error: {r}: {msg.splitlines()[0] if msg else ''}" for r, msg in proof.errors.items()]
     return "\n".join(lines)
@@ -62,25 +84,30 @@ def test_faults_break_only_registered_rules() -> None:
 
 
 def test_baseline_passes_every_must_rule_within_budget(proofs: dict[str, Proof]) -> None:
-    proof = proofs[BASELINE]
+    proof = proofs[baseline_label("openai")]
     must_failed = sorted(r for r in proof.failed if RULES[r].level is Level.MUST)
-    assert not must_failed, _diff(proof, set())
-    assert not proof.errors, _diff(proof, set())
+    assert not must_failed and not proof.errors, _diff(proof, set(), set())
     assert proof.requests <= MAX_BASELINE_REQUESTS, f"a full run made {proof.requests} requests"
     assert not proof.leaked_key
 
 
 @pytest.mark.parametrize("fault_name", BREAKING)
 def test_fault_fails_exactly_its_rules(fault_name: str, proofs: dict[str, Proof]) -> None:
+    if fault_name not in proofs:
+        judged = {
+            p: {r: proofs[baseline_label(p)].outcomes.get(r) for r in FAULTS[fault_name].breaks}
+            for p in PROFILES
+        }
+        pytest.fail(f"no profile's baseline passes every rule {fault_name} breaks: {judged}")
     proof = proofs[fault_name]
+    profile = profile_for(fault_name, proofs)
+    baseline = proofs[baseline_label(profile or "openai")].failed
     expected = set(FAULTS[fault_name].breaks)
-    assert proof.failed == expected and not proof.errors, _diff(proof, expected)
+    assert proof.failed - baseline == expected and not proof.errors, _diff(proof, expected, baseline)
     assert not proof.leaked_key
 
 
 @pytest.mark.parametrize("fault_name", LEGAL)
 def test_legal_variation_fails_no_rule(fault_name: str, proofs: dict[str, Proof]) -> None:
     proof = proofs[fault_name]
-    assert not proof.failed and not proof.errors, _diff(proof, set())
-
-
+    assert not proof.failed and not proof.errors, _diff(proof, set(), set())

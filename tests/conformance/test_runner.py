@@ -27,8 +27,9 @@ def _options(url: str, **kw: object) -> RunOptions:
 
 def test_budget_skips_rules_whose_probes_do_not_fit() -> None:
     with simulator() as url:
-        result = run_suite(url, load_profile("openai"), _options(url, max_requests=5),
-                           only=lambda r: r.area in MINE)
+        result = run_suite(
+            url, load_profile("openai"), _options(url, max_requests=5), only=lambda r: r.area in MINE
+        )
     assert result.requests_made <= 5
     skipped = [r for r in result.results if r.outcome == "skipped" and r.reason == BUDGET_EXHAUSTED]
     assert skipped, "a 5-request budget cannot cover the models/auth/errors/sdk probes"
@@ -49,7 +50,9 @@ def test_known_deviation_is_xfailed_when_observed_and_xpassed_when_fixed() -> No
 def test_should_failure_fails_the_run_only_when_strict() -> None:
     with simulator("error-param-null") as url:
         lenient = run_suite(url, load_profile("openai"), _options(url), only=lambda r: r.area == "errors")
-        strict = run_suite(url, load_profile("openai"), _options(url, strict=True), only=lambda r: r.area == "errors")
+        strict = run_suite(
+            url, load_profile("openai"), _options(url, strict=True), only=lambda r: r.area == "errors"
+        )
     assert lenient.ids("failed") == {"ERR-009"} and lenient.exit_code == 0
     assert strict.exit_code == 1
 
@@ -63,7 +66,9 @@ def test_results_document_validates_and_never_contains_the_key() -> None:
     assert SIM_KEY not in json.dumps(doc)
     (auth3,) = [r for r in doc["rules"] if r["id"] == "AUTH-003"]
     assert auth3["outcome"] == "failed"
-    assert auth3["evidence"]["exchanges"][0]["curl"].count("$OPENAI_API_KEY") == 0  # the no-key probe sends none
+    assert (
+        auth3["evidence"]["exchanges"][0]["curl"].count("$OPENAI_API_KEY") == 0
+    )  # the no-key probe sends none
 
 
 GARBAGE = [response(200, b"\xff\xfe not json", "application/json")]

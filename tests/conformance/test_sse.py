@@ -1,4 +1,4 @@
-"""The incremental event-stream parser against data cases, fed whole, byte by byte, and split at every CR/LF."""
+"""The incremental event-stream parser against data cases, fed whole and byte by byte."""
 
 from __future__ import annotations
 

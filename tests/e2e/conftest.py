@@ -26,7 +26,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return
     skip = pytest.mark.skip(reason=E2E_REASON)
     for item in items:
-        if "e2e" in item.keywords:
+        if item.get_closest_marker("e2e") is not None:
             item.add_marker(skip)
 
 

@@ -53,7 +53,7 @@ def long_stream(srv: RealServer, first: threading.Event, out: dict[str, Any]) ->
 
 def race(srv: RealServer) -> dict[str, Any]:
     """A long stream, and a short request sent once the stream has begun; the stream's record."""
-    first, out = threading.Event(), {}
+    first, out = threading.Event(), dict[str, Any]()
     reader = threading.Thread(target=long_stream, args=(srv, first, out), daemon=True)
     reader.start()
     assert first.wait(60), "the long stream produced no content within 60 s"

@@ -42,7 +42,7 @@ def serve_real(*args: str) -> list[str]:
 def alive(pid: int) -> bool:
     """Whether `pid` is a live (non-zombie) process."""
     try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
     except psutil.NoSuchProcess:
         return False
 

@@ -9,8 +9,10 @@ from typing import Any
 
 import pytest
 
-from loadreports.synthetic import make_records, make_results
+from loadreports.synthetic import make_records, make_results, write_run
 from loadtests.baseline import compare
+from loadtests.report import render_all
+from maascheck import schemas
 from maascheck.errors import ConfigError
 
 CASES: list[dict[str, Any]] = json.loads((Path(__file__).parent / "cases" / "baseline.json").read_text())[
@@ -76,3 +78,26 @@ def test_threshold_must_be_positive(tmp_path: Path) -> None:
     (tmp_path / "results.json").write_text(json.dumps(BASE))
     with pytest.raises(ConfigError, match="positive percentage"):
         compare(BASE, tmp_path / "results.json", -5)
+
+
+def test_schema_invalid_baseline_is_a_config_error(tmp_path: Path) -> None:
+    broken = copy.deepcopy(BASE)
+    del broken["requests"]
+    (tmp_path / "results.json").write_text(json.dumps(broken))
+    with pytest.raises(ConfigError, match=r"does not match schemas/load-results\.json"):
+        compare(BASE, tmp_path / "results.json")
+
+
+def test_synthetic_documents_follow_the_results_schema() -> None:
+    assert schemas.errors("load-results", BASE) == []
+
+
+def test_render_all_attaches_the_comparison_to_results(tmp_path: Path) -> None:
+    old_doc = _with({"ttft_ms.p95": 50.0})
+    (tmp_path / "old.json").write_text(json.dumps(old_doc))
+    run = write_run(tmp_path / "new", [], copy.deepcopy(BASE))
+    render_all(run, baseline=tmp_path / "old.json")
+    doc = json.loads((run / "results.json").read_text())
+    assert doc["baseline"]["regressed"] is True
+    assert schemas.errors("load-results", doc) == []
+    assert '<section id="baseline">' in (run / "report.html").read_text()

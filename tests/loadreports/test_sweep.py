@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from loadreports.conftest import HOSTILE, SECRET
 from loadreports.synthetic import make_records, make_results, write_run
 from loadtests import sweep
 from loadtests.report import render_all
@@ -233,3 +234,21 @@ def test_step_runner_reports_usage_errors(tmp_path: Path) -> None:
     code = "import sys; print('maascheck load: error: unknown option --bogus'); sys.exit(2)"
     with pytest.raises(ConfigError, match="unknown option --bogus"):
         run_step(StepCommand(1, tmp_path / "step-1", [sys.executable, "-c", code], 30.0))
+
+
+def test_sweep_reports_escape_and_redact_step_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+
+    def hostile(cmd: StepCommand) -> StepRun:
+        return StepRun(
+            None, None, f"timed out; log tail: {HOSTILE} key={SECRET}", 0.1, cmd.report_dir / "load.log"
+        )
+
+    args = _args(tmp_path, "--concurrency", "1", "--model", HOSTILE)
+    doc = sweep.run_sweep(args, tmp_path, runner=hostile)
+    assert doc["result"]["exit_code"] == 1
+    html, md, csv_text = ((tmp_path / f"sweep.{ext}").read_text() for ext in ("html", "md", "csv"))
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert "<script>" not in md.split("```")[0]
+    for text in (html, md, csv_text):
+        assert SECRET not in text and "[REDACTED]" in text

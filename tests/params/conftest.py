@@ -14,10 +14,16 @@ FAST = {"decode_step_ms": 0.0, "decode_ms_per_seq": 0.0, "prefill_ms_per_token":
 
 
 def run_against(
-    *faults: str, sim_profile: str = "openai", profile: str = "openai", everything: bool = False, **options: Any
+    *faults: str,
+    sim_profile: str = "openai",
+    profile: str = "openai",
+    everything: bool = False,
+    **options: Any,
 ) -> SuiteResult:
-    """The PARAM rules (every rule with `everything`) judged under `profile` against a `sim_profile` simulator."""
-    server = SimServer(SimConfig(profile=sim_profile, faults=list(faults), seed=7, api_key=DEFAULT_API_KEY, **FAST))
+    """PARAM rules (all rules with `everything`) judged under `profile` against a `sim_profile` simulator."""
+    server = SimServer(
+        SimConfig(profile=sim_profile, faults=list(faults), seed=7, api_key=DEFAULT_API_KEY, **FAST)
+    )
     url = server.start_in_thread()
     try:
         model = load_profile(sim_profile).models["chat"] or "sim-chat"

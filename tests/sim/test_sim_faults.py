@@ -55,6 +55,8 @@ TEST_FAULTS = {
             ("T-11",),
             skip_validation=frozenset({"temperature", "auth"}),
         ),
+        Fault("test-broken-chunk", "a buggy chunk hook", ("T-13",), on_chunk=lambda c, ctx: [c["nope"]]),
+        Fault("test-broken-request", "a buggy request hook", ("T-14",), on_request=lambda v: [][0]),
         Fault(
             "test-frames",
             "one frame per byte",
@@ -170,3 +172,13 @@ def test_legal_variation_parses_with_openai_sdk(start_sim: StartSim, name: str) 
     ]
     body = sdk.chat.completions.create(model="sim-chat", messages=messages, max_tokens=5)
     assert body.choices[0].message.content and body.usage is not None
+
+
+def test_buggy_hooks_fail_alone(start_sim: StartSim) -> None:
+    base = start_sim(faults=["test-broken-chunk"])
+    with pytest.raises(httpx.HTTPError):
+        _stream(base).read()
+    assert httpx.post(base + "/chat/completions", headers=AUTH, json=chat(max_tokens=1)).status_code == 200
+    broken = start_sim(faults=["test-broken-request"])
+    resp = httpx.post(broken + "/chat/completions", headers=AUTH, json=chat(max_tokens=1))
+    assert resp.status_code == 500 and "test-broken-request" in resp.json()["error"]["message"]

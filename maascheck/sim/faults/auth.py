@@ -1,4 +1,4 @@
-"""Faults of API-key checking, each breaking one AUTH rule (conformance/rules/auth.py), plus a legal variation."""
+"""Faults of API-key checking, each breaking one AUTH rule (conformance/rules/auth.py), one legal."""
 
 from __future__ import annotations
 
@@ -17,8 +17,14 @@ def _presence_only(view: RequestView) -> Response | None:
     """Auth is switched off by `skip_validation`; only requests with no Authorization header are refused."""
     if "authorization" in view.headers:
         return None
-    envelope = {"error": {"message": "Missing API key.", "type": "invalid_request_error", "param": None,
-                          "code": "missing_api_key"}}
+    envelope = {
+        "error": {
+            "message": "Missing API key.",
+            "type": "invalid_request_error",
+            "param": None,
+            "code": "missing_api_key",
+        }
+    }
     return Response(401, json.dumps(envelope).encode())
 
 
@@ -38,13 +44,29 @@ def _www_authenticate(headers: list[tuple[str, str]], view: RequestView) -> list
 
 
 for _fault in (
-    Fault("auth-missing-key-403", "a request without a key is answered 403 instead of 401",
-          breaks=("AUTH-001",), on_status=_missing_403),
-    Fault("auth-presence-only", "the key is only checked for presence: any bearer token is accepted",
-          breaks=("AUTH-002",), skip_validation=frozenset({"auth"}), on_request=_presence_only),
-    Fault("auth-401-plain-text", "401 responses carry the plain text `Unauthorized` instead of an error envelope",
-          breaks=("AUTH-003",), on_body_bytes=_plain_401),
-    Fault("auth-www-authenticate", "legal: every response carries a WWW-Authenticate header (RFC 6750)",
-          on_headers=_www_authenticate),
+    Fault(
+        "auth-missing-key-403",
+        "a request without a key is answered 403 instead of 401",
+        breaks=("AUTH-001",),
+        on_status=_missing_403,
+    ),
+    Fault(
+        "auth-presence-only",
+        "the key is only checked for presence: any bearer token is accepted",
+        breaks=("AUTH-002",),
+        skip_validation=frozenset({"auth"}),
+        on_request=_presence_only,
+    ),
+    Fault(
+        "auth-401-plain-text",
+        "401 responses carry the plain text `Unauthorized` instead of an error envelope",
+        breaks=("AUTH-003",),
+        on_body_bytes=_plain_401,
+    ),
+    Fault(
+        "auth-www-authenticate",
+        "legal: every response carries a WWW-Authenticate header (RFC 6750)",
+        on_headers=_www_authenticate,
+    ),
 ):
     register(_fault)

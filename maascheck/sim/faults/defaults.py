@@ -17,27 +17,12 @@ def _stream_by_default(view: RequestView) -> RequestView | None:
     return replace(view, json=body, body=json.dumps(body).encode("utf-8"))
 
 
-def _never_stream_by_default(view: RequestView) -> RequestView | None:
-    req = request_json(view)
-    if view.endpoint != "chat" or not from_suite(view) or not req or "stream" in req:
-        return None
-    body = {**req, "stream": False}
-    return replace(view, json=body, body=json.dumps(body).encode("utf-8"))
-
-
 for _fault in (
     Fault(
         "default-stream-true",
         "a chat request without `stream` is streamed",
         breaks=("DEFAULT-001",),
         on_request=_stream_by_default,
-    ),
-    Fault(
-        "default-stream-false",
-        "a chat request without `stream` is answered in one JSON body "
-        "(proves DEFAULT-001 under a profile whose default is true, e.g. taichu)",
-        breaks=("DEFAULT-001",),
-        on_request=_never_stream_by_default,
     ),
 ):
     register(_fault)

@@ -1,4 +1,4 @@
-"""Faults of request validation and error responses, each breaking one ERR rule (conformance/rules/errors.py)."""
+"""Faults of validation and error responses, each breaking one ERR rule (conformance/rules/errors.py)."""
 
 from __future__ import annotations
 
@@ -73,7 +73,10 @@ def _code_integer(body: dict[str, Any], view: RequestView) -> dict[str, Any]:
 
 def _error_in_ok(body: dict[str, Any], view: RequestView) -> dict[str, Any]:
     if view.endpoint == "chat" and "choices" in body and "error" not in body:
-        return {**body, "error": {"message": "partial failure: moderation unavailable", "type": "server_error"}}
+        return {
+            **body,
+            "error": {"message": "partial failure: moderation unavailable", "type": "server_error"},
+        }
     return body
 
 
@@ -82,29 +85,77 @@ def _unknown_model_400(status: int, view: RequestView) -> int:
 
 
 for _fault in (
-    Fault("malformed-json-500", "a truncated JSON body crashes the handler: 500 instead of 400",
-          breaks=("ERR-001",), on_request=_malformed_500),
-    Fault("missing-messages-accepted", "a chat request without `messages` is served as a greeting",
-          breaks=("ERR-002",), on_request=_default_messages),
-    Fault("wrong-type-accepted", "`messages` given as a string is coerced into one user message",
-          breaks=("ERR-003",), on_request=_string_messages),
-    Fault("unknown-model-accepted", "an unknown model name is served by the default model",
-          breaks=("ERR-004",), skip_validation=frozenset({"model"})),
-    Fault("bad-role-accepted", "a message with an unknown role is served", breaks=("ERR-005",),
-          skip_validation=frozenset({"role"})),
-    Fault("bad-content-part-accepted", "a content part of an unknown type is dropped and the request served",
-          breaks=("ERR-006",), skip_validation=frozenset({"content_part"})),
-    Fault("error-detail-envelope", 'validation errors come as FastAPI\'s `{"detail": "..."}` body',
-          breaks=("ERR-007",), on_body=_detail),
-    Fault("error-text-plain", "client-error responses declare Content-Type text/plain (JSON body kept)",
-          breaks=("ERR-008",), on_status=_mark_client_error, on_headers=_text_plain),
-    Fault("error-param-null", "error objects never name the offending parameter (`param: null`)",
-          breaks=("ERR-009",), on_body=_param_null),
-    Fault("error-code-integer", "error objects carry an integer `code: 400`, as vLLM does",
-          breaks=("ERR-011",), on_body=_code_integer),
-    Fault("error-in-ok-body", "successful chat completions also carry an `error` object",
-          breaks=("ERR-010",), on_body=_error_in_ok),
-    Fault("unknown-model-400", "legal: an unknown model is refused with 400 instead of OpenAI's 404",
-          on_status=_unknown_model_400),
+    Fault(
+        "malformed-json-500",
+        "a truncated JSON body crashes the handler: 500 instead of 400",
+        breaks=("ERR-001",),
+        on_request=_malformed_500,
+    ),
+    Fault(
+        "missing-messages-accepted",
+        "a chat request without `messages` is served as a greeting",
+        breaks=("ERR-002",),
+        on_request=_default_messages,
+    ),
+    Fault(
+        "wrong-type-accepted",
+        "`messages` given as a string is coerced into one user message",
+        breaks=("ERR-003",),
+        on_request=_string_messages,
+    ),
+    Fault(
+        "unknown-model-accepted",
+        "an unknown model name is served by the default model",
+        breaks=("ERR-004",),
+        skip_validation=frozenset({"model"}),
+    ),
+    Fault(
+        "bad-role-accepted",
+        "a message with an unknown role is served",
+        breaks=("ERR-005",),
+        skip_validation=frozenset({"role"}),
+    ),
+    Fault(
+        "bad-content-part-accepted",
+        "a content part of an unknown type is dropped and the request served",
+        breaks=("ERR-006",),
+        skip_validation=frozenset({"content_part"}),
+    ),
+    Fault(
+        "error-detail-envelope",
+        'validation errors come as FastAPI\'s `{"detail": "..."}` body',
+        breaks=("ERR-007",),
+        on_body=_detail,
+    ),
+    Fault(
+        "error-text-plain",
+        "client-error responses declare Content-Type text/plain (JSON body kept)",
+        breaks=("ERR-008",),
+        on_status=_mark_client_error,
+        on_headers=_text_plain,
+    ),
+    Fault(
+        "error-param-null",
+        "error objects never name the offending parameter (`param: null`)",
+        breaks=("ERR-009",),
+        on_body=_param_null,
+    ),
+    Fault(
+        "error-code-integer",
+        "error objects carry an integer `code: 400`, as vLLM does",
+        breaks=("ERR-011",),
+        on_body=_code_integer,
+    ),
+    Fault(
+        "error-in-ok-body",
+        "successful chat completions also carry an `error` object",
+        breaks=("ERR-010",),
+        on_body=_error_in_ok,
+    ),
+    Fault(
+        "unknown-model-400",
+        "legal: an unknown model is refused with 400 instead of OpenAI's 404",
+        on_status=_unknown_model_400,
+    ),
 ):
     register(_fault)

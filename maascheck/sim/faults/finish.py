@@ -28,7 +28,8 @@ def _stream_length_as_stop(chunk: dict[str, Any], ctx: ChunkContext) -> list[dic
 
 
 def _stop_as_length(body: dict[str, Any], req: dict[str, Any]) -> None:
-    if req.get("stop"):
+    stops = req.get("stop")
+    if isinstance(stops, list) and len(stops) == 1:  # several stops: the PARAM stop-list faults' ground
         for choice in choices(body):
             if choice.get("finish_reason") == "stop":
                 choice["finish_reason"] = "length"
@@ -78,7 +79,7 @@ for _fault in (
     ),
     Fault(
         "stop-reported-as-length",
-        "answers ended by a stop sequence say finish_reason length",
+        "answers ended by their one stop sequence say finish_reason length",
         breaks=("FINISH-004",),
         on_body=chat_body_hook(_stop_as_length),
     ),

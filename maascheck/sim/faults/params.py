@@ -19,8 +19,18 @@ INT64 = 2**63
 INT32 = 2**31
 RANGE_PARAMS = frozenset(
     {
-        "temperature", "top_p", "presence_penalty", "frequency_penalty", "n", "max_tokens",
-        "max_completion_tokens", "stop", "top_logprobs", "seed", "logprobs", "repetition_penalty",
+        "temperature",
+        "top_p",
+        "presence_penalty",
+        "frequency_penalty",
+        "n",
+        "max_tokens",
+        "max_completion_tokens",
+        "stop",
+        "top_logprobs",
+        "seed",
+        "logprobs",
+        "repetition_penalty",
     }
 )
 """The parameters the PARAM range rules explore (their errors are the ones PARAM-020 reads)."""

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 from maascheck.sim.faults import ChunkContext, Fault, RequestView, Response, register
 
@@ -21,15 +22,24 @@ def _garble(raw: bytes, view: RequestView) -> bytes:
 
 def _error_event(raw: bytes, ctx: ChunkContext | None) -> bytes:
     if ctx is not None and ctx.kind == "chat" and ctx.index == 1 and _from_sdk(ctx.request):
-        payload = {"error": {"message": "upstream overloaded", "type": "server_error", "param": None, "code": None}}
+        payload = {
+            "error": {"message": "upstream overloaded", "type": "server_error", "param": None, "code": None}
+        }
         return b"data: " + json.dumps(payload).encode() + b"\n\n"
     return raw
 
 
-def _answer_500(endpoint: str) -> object:
+def _answer_500(endpoint: str) -> Callable[[RequestView], Response | None]:
     def hook(view: RequestView) -> Response | None:
         if _from_sdk(view) and view.endpoint == endpoint:
-            body = {"error": {"message": "Internal Server Error", "type": "server_error", "param": None, "code": None}}
+            body = {
+                "error": {
+                    "message": "Internal Server Error",
+                    "type": "server_error",
+                    "param": None,
+                    "code": None,
+                }
+            }
             return Response(500, json.dumps(body).encode())
         return None
 
@@ -37,13 +47,29 @@ def _answer_500(endpoint: str) -> object:
 
 
 for _fault in (
-    Fault("sdk-chat-garbled", "non-stream chat bodies sent to the openai SDK are cut in half (invalid JSON)",
-          breaks=("SDK-001",), on_body_bytes=_garble),
-    Fault("sdk-stream-error-event", "chat streams to the openai SDK carry an error event after the first chunk",
-          breaks=("SDK-002",), on_event=_error_event),
-    Fault("sdk-completions-500", "legacy completions from the openai SDK are answered 500",
-          breaks=("SDK-003",), on_request=_answer_500("completions")),  # type: ignore[arg-type]
-    Fault("sdk-models-500", "GET /models from the openai SDK is answered 500", breaks=("SDK-004",),
-          on_request=_answer_500("models")),  # type: ignore[arg-type]
+    Fault(
+        "sdk-chat-garbled",
+        "non-stream chat bodies sent to the openai SDK are cut in half (invalid JSON)",
+        breaks=("SDK-001",),
+        on_body_bytes=_garble,
+    ),
+    Fault(
+        "sdk-stream-error-event",
+        "chat streams to the openai SDK carry an error event after the first chunk",
+        breaks=("SDK-002",),
+        on_event=_error_event,
+    ),
+    Fault(
+        "sdk-completions-500",
+        "legacy completions from the openai SDK are answered 500",
+        breaks=("SDK-003",),
+        on_request=_answer_500("completions"),
+    ),
+    Fault(
+        "sdk-models-500",
+        "GET /models from the openai SDK is answered 500",
+        breaks=("SDK-004",),
+        on_request=_answer_500("models"),
+    ),
 ):
     register(_fault)

@@ -58,7 +58,7 @@ def _total_off(usage: dict[str, Any], req: dict[str, Any]) -> None:
 
 def _over_limit(usage: dict[str, Any], req: dict[str, Any]) -> None:
     limit = _limit(req)
-    if limit is not None:
+    if limit is not None and limit > 1:  # the smallest limit is the PARAM limit faults' ground
         extra = limit * int(req.get("n", 1) or 1) + 7 - int(usage.get("completion_tokens", 0))
         usage["completion_tokens"] = int(usage.get("completion_tokens", 0)) + extra
         usage["total_tokens"] = int(usage.get("total_tokens", 0)) + extra
@@ -123,7 +123,7 @@ for _fault in (
     ),
     Fault(
         "usage-over-limit",
-        "completion_tokens exceeds max_tokens (total kept consistent)",
+        "completion_tokens exceeds a max_tokens above 1 (total kept consistent)",
         breaks=("USAGE-003",),
         on_body=usage_body_hook(_over_limit),
         on_chunk=usage_chunk_hook(_over_limit),

@@ -1,0 +1,57 @@
+"""Markdown and HTML summaries come from results.json alone, escape what they show, fetch nothing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from conformance import report
+from conformance.options import RunOptions
+from conformance.results import from_suite, write
+from conformance.runner import run_suite
+from maascheck.profiles import load_profile
+from tests.conformance.conftest import simulator
+from tests.conformance.proofs import SIM_KEY
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture(scope="module")
+def report_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A report folder holding only the results.json of a run where MODELS-002 fails."""
+    folder = tmp_path_factory.mktemp("report")
+    with simulator("models-wrong-object") as url:
+        options = RunOptions(model="sim-chat<script>", base_url=url, api_key=SIM_KEY)
+        result = run_suite(url, load_profile("openai"), options, only=lambda r: r.area in ("models", "auth"))
+    write(from_suite(result, options, load_profile("openai")), folder / "results.json")
+    return folder
+
+
+def test_summaries_come_from_results_json_alone(report_dir: Path) -> None:
+    assert report.main([str(report_dir)]) == 0
+    md = (report_dir / "summary.md").read_text(encoding="utf-8")
+    html = (report_dir / "summary.html").read_text(encoding="utf-8")
+    doc = json.loads((report_dir / "results.json").read_text(encoding="utf-8"))
+    for text in (md, html):
+        assert "Conformance: FAIL" in text
+        assert doc["run"]["reproduce"].split(" --model")[0] in text
+        assert "MODELS-002" in text and "AUTH-003" in text
+        assert f"requests made: {doc['run']['requests_made']}" in text
+        assert SIM_KEY not in text
+
+
+def test_html_is_self_contained_and_escaped(report_dir: Path) -> None:
+    report.main([str(report_dir)])
+    html = (report_dir / "summary.html").read_text(encoding="utf-8")
+    assert "<script" not in html and "sim-chat&lt;script&gt;" in html
+    assert " src=" not in html and "<link" not in html
+    assert "<details><summary>evidence</summary>" in html and "curl -sS" in html
+
+
+def test_markdown_shows_evidence_of_failures(report_dir: Path) -> None:
+    report.main([str(report_dir)])
+    md = (report_dir / "summary.md").read_text(encoding="utf-8")
+    evidence = md.split("## Evidence", 1)[1]
+    assert "### MODELS-002 (MUST, failed)" in evidence and "GET /models" in evidence

@@ -1,0 +1,96 @@
+"""A bounded streaming load test and a short sweep against the real server: no client errors, sane figures.
+
+The server decodes one request at a time (llama-cpp-python holds one model lock), so with N users
+a request waits behind the N-1 others: TTFT grows with the user count while output tokens/s stays
+at one stream's decode speed. Bounds are generous (2 shared cores); exact figures are in the reports
+(reports/e2e-load/, reports/e2e-sweep/), not asserted here.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from maascheck.realserver import RealServer
+
+from .conftest import report_dir
+
+pytestmark = pytest.mark.e2e
+
+USERS, RUN_TIME_S, OUTPUT_TOKENS = 4, 60, 64
+SWEEP_LEVELS, SWEEP_STEP_S, SWEEP_WARMUP_S = "1,2,4", 15, 5
+# A CPU-only 135M model on 2 shared cores: between a crawl and an impossibility for one decoding stream.
+TOKENS_PER_S = (3.0, 400.0)
+
+
+def target(server: RealServer) -> list[str]:
+    return ["--base-url", server.base_url, "--model", server.model, "--profile", "llamacpp"]
+
+
+def run_json(argv: list[str], env: dict[str, str], path: str, timeout_s: float) -> dict[str, Any]:
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout_s)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data: dict[str, Any] = json.load(fh)
+    except FileNotFoundError:
+        raise AssertionError(f"no {path}; exit {done.returncode}; stderr:\n{done.stderr[-3000:]}") from None
+    data["_exit_code"] = done.returncode
+    return data
+
+
+@pytest.fixture(scope="module")
+def load_results(server: RealServer, server_env: dict[str, str]) -> dict[str, Any]:
+    out = report_dir("e2e-load")
+    argv = [
+        sys.executable, "-m", "maascheck", "load", *target(server),
+        "--users", str(USERS), "--run-time", f"{RUN_TIME_S}s", "--output-tokens", f"fixed:{OUTPUT_TOKENS}",
+        "--timeout", "120", "--report-dir", str(out),
+    ]  # fmt: skip
+    return run_json(argv, server_env, str(out / "results.json"), timeout_s=RUN_TIME_S + 240)
+
+
+def test_load_has_no_client_errors(load_results: dict[str, Any]) -> None:
+    """Every request of the 4-user, 60 s streaming run completes with [DONE]: no error of any kind."""
+    requests = load_results["requests"]
+    assert load_results["_exit_code"] == 0, load_results["verdict"]
+    assert requests["ok"] >= USERS, f"too few completed requests for a 60 s run: {requests}"
+    assert requests["failed"] == 0 and requests["errors_by_kind"] == {}, requests
+    assert set(requests["by_outcome"]) == {"ok"}, requests["by_outcome"]
+
+
+def test_load_figures_are_plausible(load_results: dict[str, Any]) -> None:
+    """Tokens/s fit a CPU-only 135M model; queueing shows as TTFT above one stream's decode time."""
+    tps = load_results["throughput"]["output_tokens_per_s"]
+    assert TOKENS_PER_S[0] <= tps <= TOKENS_PER_S[1], f"output_tokens_per_s {tps} outside {TOKENS_PER_S}"
+    metrics = load_results["metrics"]
+    itl_p50 = metrics["itl_ms"]["p50"]
+    assert 1000 / TOKENS_PER_S[1] <= itl_p50 <= 1000 / TOKENS_PER_S[0], f"itl_ms p50 {itl_p50}"
+    # Served one at a time: with 4 users, a request typically waits for another's whole answer first.
+    assert metrics["ttft_ms"]["p50"] > itl_p50 * OUTPUT_TOKENS / 2, metrics["ttft_ms"]
+    assert load_results["client"]["saturated"] is False, load_results["client"]
+
+
+def test_sweep_runs_every_step_without_errors(server: RealServer, server_env: dict[str, str]) -> None:
+    """A 1-2-4 user sweep runs each step with no failed request; throughput does not grow past one stream."""
+    out = report_dir("e2e-sweep")
+    argv = [
+        sys.executable, "-m", "maascheck", "sweep", *target(server),
+        "--concurrency", SWEEP_LEVELS, "--step-time", str(SWEEP_STEP_S), "--warmup", str(SWEEP_WARMUP_S),
+        "--output-tokens", f"fixed:{OUTPUT_TOKENS}", "--request-timeout", "120", "--no-early-stop",
+        "--report-dir", str(out),
+    ]  # fmt: skip
+    levels = SWEEP_LEVELS.split(",")
+    doc = run_json(argv, server_env, str(out / "sweep.json"), timeout_s=len(levels) * 180)
+    steps = doc["steps"]
+    assert [str(s["load"]) for s in steps] == levels, steps
+    for step in steps:
+        assert step["status"] in ("passed", "ran"), step
+        assert step["requests"]["failed"] == 0 and step["requests"]["ok"] > 0, step
+    rates = [s["throughput"]["output_tokens_per_s"] for s in steps]
+    assert all(TOKENS_PER_S[0] <= r <= TOKENS_PER_S[1] for r in rates), rates
+    # One request at a time: 4 users cannot reach twice one user's output rate.
+    assert rates[-1] < 2 * rates[0], f"output tokens/s by level {levels}: {rates}"
