@@ -9,7 +9,6 @@ Exit code: 0 every SLO met, 1 an SLO failed (or no request finished), 2 bad usag
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import math
 import os
@@ -89,7 +88,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--slo", action="append", default=[], metavar="EXPR", help="e.g. ttft_ms.p95<=500 (repeatable)"
     )
     p.add_argument("--slo-file", default="", help="SLO gates: one per line, JSON or TOML")
-    p.add_argument("--baseline", default="", help="an older results.json to compare against (reports)")
+    p.add_argument("--baseline", default="", help="an older results.json (or its folder) to compare against")
+    p.add_argument(
+        "--baseline-threshold", type=float, default=10.0, metavar="PCT",
+        help="a metric regresses when it is worse than the baseline by more than PCT percent (default 10)",
+    )  # fmt: skip
+    p.add_argument(
+        "--fail-on-regression", action="store_true", help="exit 1 when the baseline comparison flags one"
+    )
     p.add_argument("--report-dir", default="", help="output folder (default reports/load-<UTC time>)")
     p.add_argument("--api-key-env", default=DEFAULT_KEY_ENV, help="environment variable holding the API key")
     p.add_argument("--timeout", type=float, default=120.0, help="per-request stall and total bound, seconds")
@@ -186,20 +192,14 @@ def default_report_dir() -> Path:
     return Path("reports") / ("load-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"))
 
 
-def render_reports(report_dir: Path, baseline: str) -> str | None:
-    """Call `loadtests.report.render_all` when the reports module exists; returns a note on failure."""
+def render_reports(report_dir: Path, baseline: str, threshold_pct: float) -> str | None:
+    """Render CSV, Markdown and HTML (and the baseline comparison); returns a note when rendering failed."""
+    from loadtests import report
+
     try:
-        report = importlib.import_module("loadtests.report")
-    except ImportError:
-        return None
-    try:
-        if baseline:
-            try:
-                report.render_all(report_dir, baseline=baseline)
-            except TypeError:
-                report.render_all(report_dir)
-        else:
-            report.render_all(report_dir)
+        report.render_all(report_dir, baseline=baseline or None, baseline_threshold_pct=threshold_pct)
+    except ConfigError:
+        raise
     except Exception as exc:  # the reports are secondary to results.json; say so and go on
         return f"report rendering failed: {type(exc).__name__}: {exc}"
     return None
@@ -208,8 +208,12 @@ def render_reports(report_dir: Path, baseline: str) -> str | None:
 def run_load(args: argparse.Namespace) -> dict[str, Any]:
     """Run one load test and return its results.json document (also used by the sweep)."""
     report_dir = Path(args.report_dir) if args.report_dir else default_report_dir()
-    report_dir.mkdir(parents=True, exist_ok=True)
     argv = locust_argv(args, report_dir)
+    if getattr(args, "baseline", ""):
+        from loadtests.baseline import load_baseline
+
+        load_baseline(Path(args.baseline))  # a bad baseline is a usage error before any load is sent
+    report_dir.mkdir(parents=True, exist_ok=True)
     proc = subprocess.Popen(argv, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
         proc.wait()
@@ -235,11 +239,19 @@ def run(args: argparse.Namespace) -> int:
     """Entry point of `maascheck load`."""
     doc = run_load(args)
     report_dir = Path(doc.pop("_report_dir"))
-    note = render_reports(report_dir, args.baseline)
+    note = render_reports(report_dir, args.baseline, args.baseline_threshold)
+    if args.baseline:
+        doc = json.loads((report_dir / "results.json").read_text(encoding="utf-8"))
     print(summary_text(doc, report_dir))
     if note:
         print(f"warning: {note}", file=sys.stderr)
-    return int(doc["verdict"]["exit_code"])
+    code = int(doc["verdict"]["exit_code"])
+    regressions = [r for r in (doc.get("baseline") or {}).get("regressions", []) if r.get("regressed")]
+    if regressions:
+        print(f"  baseline: {len(regressions)} regression(s) against {args.baseline}", file=sys.stderr)
+        if args.fail_on_regression:
+            code = max(code, 1)
+    return code
 
 
 def summary_text(doc: dict[str, Any], report_dir: Path) -> str:
