@@ -79,7 +79,7 @@ def persona_from_profile(profile: Profile) -> Persona:
         default_stream=bool(profile.defaults.get("stream", profile.feature("stream_default", False))),
         id_style=str(p.get("id_style", "chatcmpl")),
         id_prefix=str(p.get("id_prefix", "" if p.get("id_style") == "uuid" else "chatcmpl-")),
-        fingerprint=p.get("system_fingerprint", _ABSENT),
+        fingerprint=_ABSENT if p.get("system_fingerprint") is False else p.get("system_fingerprint", _ABSENT),
         chunk_null_fields=bool(p.get("chunk_null_fields", False)),
         role_chunk_content=None if role_content is None else str(role_content),
         usage_prompt_details=bool(p.get("usage_prompt_details", profile.feature("cached_tokens", False))),
