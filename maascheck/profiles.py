@@ -18,6 +18,11 @@ from maascheck.errors import ConfigError
 from maascheck.paths import DEVIATIONS_DIR, PROFILES_DIR
 
 
+def _number(value: float) -> str:
+    """A bound as written: integers exactly (int64 seeds), floats shortest-round-trip."""
+    return str(value) if isinstance(value, int) else repr(float(value))
+
+
 @dataclass(frozen=True)
 class Range:
     """A documented numeric range; `min_open`/`max_open` mark exclusive bounds, None means unbounded."""
@@ -46,8 +51,8 @@ class Range:
         """The range in interval notation, e.g. `(0.0, 1.0)` or `[0, 2]`."""
         lo = "(" if self.min_open or self.min is None else "["
         hi = ")" if self.max_open or self.max is None else "]"
-        low = "-inf" if self.min is None else f"{self.min:g}"
-        high = "+inf" if self.max is None else f"{self.max:g}"
+        low = "-inf" if self.min is None else _number(self.min)
+        high = "+inf" if self.max is None else _number(self.max)
         return f"{lo}{low}, {high}{hi}"
 
 

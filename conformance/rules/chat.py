@@ -192,7 +192,8 @@ def schema_problems(
         if err.validator == "required" and isinstance(
             err.instance, dict
         ):  # judge a missing key at its own path
-            paths = [(*path, key) for key in err.validator_value if key not in err.instance] or paths
+            required = err.validator_value if isinstance(err.validator_value, list) else []
+            paths = [(*path, key) for key in required if key not in err.instance] or paths
         if all(any(owned(p) for owned in owned_elsewhere) for p in paths):
             continue
         found.append(schemas.describe(err))

@@ -481,7 +481,7 @@ def rejection_names_param(ctx: RuleContext) -> None:
     if silent:
         ctx.used[:] = [ex for _, ex in silent]
         lines = [
-            f"  {param}: HTTP {ex.status}, param {error_fields(ex)[0]!r}, message "
+            f"  {param}: HTTP {ex.status}, param {json.dumps(error_fields(ex)[0])}, message "
             f"{_short(error_fields(ex)[1])}"
             for param, ex in silent
         ]

@@ -174,9 +174,7 @@ def stream_content_type(ctx: RuleContext) -> None:
             ctype = ex.header("content-type")
             raise Violation(
                 f"probe {ex.probe}: a stream: true request was answered with Content-Type {ctype!r}, "
-                "expected "
-                f"text/event-stream ({SPEC_CHUNK}); clients such as openai-python silently yield "
-                "nothing then",
+                f"expected text/event-stream ({SPEC_CHUNK})",
                 expected="text/event-stream",
                 received=ctype,
                 where="Content-Type header",
@@ -193,15 +191,15 @@ def stream_accepted_status(ex: Exchange) -> None:
 @rule(
     "STREAM-002",
     Level.MUST,
-    "Every stream event's data is a JSON object or [DONE]",
+    "Every stream event's data is JSON or [DONE]",
     source="notes b.1 rule 1 (data-only SSE), b.2 (openai-python json.loads every data payload); "
     "WHATWG HTML 9.2.6 event-stream interpretation",
     probes=ALL_STREAMS,
 )
 def stream_json_events(ctx: RuleContext) -> None:
-    """The body parses as SSE (comments, CRLF and `data:` without a space are legal) and every data payload
+    """Every data payload is JSON or the literal `[DONE]`, and a non-empty body carries `data:` events.
 
-    is JSON or the literal `[DONE]`; a body with bytes but no `data:` event (bare JSON lines) fails.
+    Comments, CRLF and `data:` without a space are legal SSE; bare JSON lines (seeds/002) are not.
     """
     for ex in made(ctx, ALL_STREAMS):
         if ex.status != 200 or not is_event_stream(ex):
@@ -491,10 +489,7 @@ def stream_role_once(ctx: RuleContext) -> None:
     probes=CHAT_STREAMS,
 )
 def stream_one_finish(ctx: RuleContext) -> None:
-    """Every choice index seen ends with exactly one chunk whose finish_reason is not null; a stream with no
-
-    choice at all fails too.
-    """
+    """Every choice index seen has one chunk with a non-null finish_reason; a stream without choices fails."""
     for ex, chunks in stream_chunks(ctx, CHAT_STREAMS):
         by_index = choices_by_index(chunks)
         if not by_index:

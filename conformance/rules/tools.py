@@ -152,8 +152,10 @@ def tool_called(ctx: RuleContext) -> None:
     requires=("tools",),
 )
 def tool_call_shape(ctx: RuleContext) -> None:
-    """Each `message.tool_calls[]` entry: non-empty string `id`, `type: function`, `function.name` and
-    `function.arguments` strings (arguments is a JSON *string*, not an object)."""
+    """Each tool call has a non-empty `id`, `type: function`, and string `function.name` and `arguments`.
+
+    `arguments` is a JSON *string*, not an object.
+    """
     ex = ctx.exchange("tools")
     for i, call in enumerate(calls_of(body_of(ex))):
         fn = _fn(call)

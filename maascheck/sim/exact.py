@@ -1,22 +1,85 @@
-"""Exact-schedule mode: stream k's events leave at `t_received + ttft + k * itl`, within ~0.2 ms.
+"""Exact-schedule mode: stream k's events leave at `t_received + ttft + k * itl`.
 
-asyncio timers fire up to ~1 ms late, so the scheduler sleeps until `SPIN_NS` before the next due
-time, then spins, yielding to the loop with `sleep(0)` so new requests keep being read, and writes
-every event whose time has come. Lateness (perf_counter_ns at write minus due) is recorded per event.
+The event loop's own timers have millisecond resolution (libuv rounds `call_later` to whole ms, so
+events would leave up to ~1 ms late). On Linux the scheduler therefore wakes on a `timerfd`
+(timerfd_create(2), CLOCK_MONOTONIC = the clock of `perf_counter_ns`) armed with TFD_TIMER_ABSTIME
+for the earliest due time, with the thread's timer slack set to 1 ns (prctl(2) PR_SET_TIMERSLACK;
+the default slack is 50 us). The loop watches the timerfd with `add_reader`, so requests keep being
+read while nothing is due and the scheduler burns no CPU between events. Each wake writes every event
+whose due time has come, then re-arms for the next one. Elsewhere (no timerfd) it falls back to a
+loop timer ~1.5 ms early followed by a `sleep(0)` spin.
+
+Lateness (perf_counter_ns right after the event's write returned, minus its due time) is recorded per
+event in `Stats` and served at `GET /sim/stats`; `maascheck bench-sim` prints it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import ctypes.util
 import heapq
 import itertools
+import os
 import time
 
 from maascheck.sim.jobs import Job, run_step
 from maascheck.sim.stats import Stats
 
 SPIN_NS = 1_500_000
-"""How long before a due time the scheduler stops sleeping and starts spinning."""
+"""Fallback only: how long before a due time the scheduler stops sleeping and starts spinning."""
+
+_CLOCK_MONOTONIC = 1
+_TFD_NONBLOCK_CLOEXEC = os.O_NONBLOCK | os.O_CLOEXEC
+_TFD_TIMER_ABSTIME = 1
+_PR_SET_TIMERSLACK = 29
+
+
+class _Timespec(ctypes.Structure):
+    _fields_ = [("tv_sec", ctypes.c_long), ("tv_nsec", ctypes.c_long)]
+
+
+class _Itimerspec(ctypes.Structure):
+    _fields_ = [("it_interval", _Timespec), ("it_value", _Timespec)]
+
+
+class TimerFd:
+    """A one-shot CLOCK_MONOTONIC timerfd armed at absolute `perf_counter_ns` times (Linux, via libc)."""
+
+    def __init__(self) -> None:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        self._settime = libc.timerfd_settime
+        fd = libc.timerfd_create(_CLOCK_MONOTONIC, _TFD_NONBLOCK_CLOEXEC)
+        if fd < 0:
+            raise OSError(ctypes.get_errno(), "timerfd_create failed")
+        self.fd: int = fd
+        self._spec = _Itimerspec()
+        self._ref = ctypes.byref(self._spec)
+        libc.prctl(_PR_SET_TIMERSLACK, 1, 0, 0, 0)  # this thread: wake within ~us, not 50 us late
+
+    def arm(self, due_ns: int) -> None:
+        """Fire at `due_ns` (a time already past fires at once)."""
+        value = self._spec.it_value
+        value.tv_sec, value.tv_nsec = divmod(max(due_ns, 1), 1_000_000_000)
+        self._settime(self.fd, _TFD_TIMER_ABSTIME, self._ref, None)
+
+    def drain(self) -> None:
+        """Consume the expiration count so the fd stops being readable."""
+        try:
+            os.read(self.fd, 8)
+        except BlockingIOError:
+            pass
+
+    def close(self) -> None:
+        """Close the fd."""
+        os.close(self.fd)
+
+
+def _timerfd() -> TimerFd | None:
+    try:
+        return TimerFd()
+    except (OSError, AttributeError):  # not Linux, or no timerfd in this libc
+        return None
 
 
 class ExactScheduler:
@@ -30,13 +93,24 @@ class ExactScheduler:
         self._counter = itertools.count()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._timer: TimerFd | None = None
+        self._armed_ns = 0  # the due time the timerfd is armed for (0: disarmed)
 
     def start(self) -> None:
-        """Start the loop on the running event loop."""
-        self._task = asyncio.get_running_loop().create_task(self._run())
+        """Start scheduling on the running event loop (on its thread: the timer slack is per thread)."""
+        loop = asyncio.get_running_loop()
+        self._timer = _timerfd()
+        if self._timer is not None:
+            loop.add_reader(self._timer.fd, self._on_timer)
+        else:
+            self._task = loop.create_task(self._run_fallback())
 
     async def stop(self) -> None:
-        """Stop the loop."""
+        """Stop scheduling."""
+        if self._timer is not None:
+            asyncio.get_running_loop().remove_reader(self._timer.fd)
+            self._timer.close()
+            self._timer = None
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
@@ -47,9 +121,40 @@ class ExactScheduler:
         job.received_ns = received_ns
         heapq.heappush(self.heap, (job.due_ns, next(self._counter), job))
         self.stats.running = len(self.heap)
-        self._wake.set()
+        if self._timer is not None:
+            if not self._armed_ns or job.due_ns < self._armed_ns:
+                self._armed_ns = job.due_ns
+                self._timer.arm(job.due_ns)
+        else:
+            self._wake.set()
 
-    async def _run(self) -> None:
+    def _on_timer(self) -> None:
+        timer = self._timer
+        if timer is None:
+            return
+        timer.drain()
+        self._armed_ns = 0
+        self._emit_due()
+        if self.heap:
+            self._armed_ns = self.heap[0][0]
+            timer.arm(self._armed_ns)
+
+    def _emit_due(self) -> None:
+        """Write every event whose due time has come (re-reading the clock until none is left)."""
+        heap, perf_ns, late = self.heap, time.perf_counter_ns, self.stats.late
+        itl, ttft = self.itl_ns, self.ttft_ns
+        while heap and heap[0][0] <= perf_ns():
+            due, _, job = heapq.heappop(heap)
+            if job.cancelled:
+                continue
+            finished = job.step() if job.safe else run_step(job)
+            late(perf_ns() - due)
+            if not finished:
+                job.due_ns = job.received_ns + ttft + job.k * itl
+                heapq.heappush(heap, (job.due_ns, next(self._counter), job))
+        self.stats.running = len(heap)
+
+    async def _run_fallback(self) -> None:
         loop = asyncio.get_running_loop()
         perf_ns = time.perf_counter_ns
         heap = self.heap
@@ -68,13 +173,4 @@ class ExactScheduler:
             if wait > 0:
                 await asyncio.sleep(0)
                 continue
-            now = perf_ns()
-            while heap and heap[0][0] <= now:
-                due, _, job = heapq.heappop(heap)
-                if job.cancelled:
-                    continue
-                self.stats.late(perf_ns() - due)
-                if not (job.step() if job.safe else run_step(job)):
-                    job.due_ns = job.received_ns + self.ttft_ns + job.k * self.itl_ns
-                    heapq.heappush(heap, (job.due_ns, next(self._counter), job))
-            self.stats.running = len(heap)
+            self._emit_due()
