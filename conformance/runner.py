@@ -35,6 +35,10 @@ class ProbeUnavailable(NotApplicable):
     """The probe was not made (budget exhausted, feature undocumented, no model for it)."""
 
 
+class ProbeError(Exception):
+    """The probe's own code (its body builder) raised: a bug in the suite, reported as a rule error."""
+
+
 @dataclass
 class RuleResult:
     """The judgement of one rule (the `rules[]` entry of results.json, before rendering)."""
@@ -145,7 +149,7 @@ class Suite:
         self.recorder = Recorder(self.base_url, options.api_key, self.timeouts)
         self.budget = Budget(options.max_requests)
         self.progress = progress or (lambda _line: None)
-        self._made: dict[str, Exchange | ProbeUnavailable] = {}
+        self._made: dict[str, Exchange | ProbeUnavailable | ProbeError] = {}
         self._locks: dict[str, threading.Lock] = {name: threading.Lock() for name in PROBES}
         self._reserved: set[str] = set()
         self._reserve_lock = threading.Lock()
@@ -209,7 +213,7 @@ class Suite:
                 ]
                 if not ready:  # a dependency cycle: make the rest one by one
                     ready = [next(n for n in order if n in pending)]
-                futures: dict[Future[Exchange | ProbeUnavailable], str] = {
+                futures: dict[Future[Exchange | ProbeUnavailable | ProbeError], str] = {
                     pool.submit(self._get, n): n for n in ready
                 }
                 for fut in as_completed(futures):
@@ -218,8 +222,8 @@ class Suite:
                     done_count += 1
                     self.progress(f"[{done_count}/{len(order)}] {self._describe(name, fut.result())}")
 
-    def _describe(self, name: str, made: Exchange | ProbeUnavailable) -> str:
-        if isinstance(made, ProbeUnavailable):
+    def _describe(self, name: str, made: Exchange | ProbeUnavailable | ProbeError) -> str:
+        if isinstance(made, (ProbeUnavailable, ProbeError)):
             return f"{name}: not made ({made})"
         status = made.status if made.status is not None else made.error_kind
         extra = f", {len(made.events)} events" if made.events else ""
@@ -228,11 +232,11 @@ class Suite:
     def exchange(self, name: str) -> Exchange:
         """The exchange of probe `name`, made on first use; raises ProbeUnavailable when it cannot be made."""
         made = self._get(name)
-        if isinstance(made, ProbeUnavailable):
+        if isinstance(made, (ProbeUnavailable, ProbeError)):
             raise made
         return made
 
-    def _get(self, name: str) -> Exchange | ProbeUnavailable:
+    def _get(self, name: str) -> Exchange | ProbeUnavailable | ProbeError:
         if name not in PROBES:
             raise KeyError(f"no probe named {name!r} is registered (known: {', '.join(sorted(PROBES))})")
         with self._locks[name]:
@@ -240,13 +244,13 @@ class Suite:
                 self._made[name] = self._make(PROBES[name])
             return self._made[name]
 
-    def _make(self, p: Probe) -> Exchange | ProbeUnavailable:
+    def _make(self, p: Probe) -> Exchange | ProbeUnavailable | ProbeError:
         reason = self._probe_skip_reason(p)
         if reason:
             return ProbeUnavailable(reason)
         for dep in p.depends:
             dep_made = self._get(dep)
-            if isinstance(dep_made, ProbeUnavailable):
+            if isinstance(dep_made, (ProbeUnavailable, ProbeError)):
                 return ProbeUnavailable(f"probe {p.name} depends on {dep}, which was not made: {dep_made}")
         with self._reserve_lock:
             reserved = p.name in self._reserved
@@ -261,6 +265,9 @@ class Suite:
         except NotApplicable as exc:
             self.budget.refund()
             return ProbeUnavailable(str(exc))
+        except Exception as exc:
+            self.budget.refund()
+            return ProbeError(f"probe {p.name} could not build its request: {type(exc).__name__}: {exc}")
         return self.recorder.record(p.name, p.method, p.path, body, auth=p.auth, headers=p.headers)
 
     def _make_sdk(self, p: Probe, env: ProbeEnv) -> Exchange:

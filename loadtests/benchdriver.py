@@ -1,8 +1,23 @@
-"""One load-generator process for `maascheck bench-client`: N streams on gevent, results as one JSON line.
+"""One load-generator process of `maascheck bench-client`: N streams with one client kind, figures as JSON.
 
-Run as ``python -m loadtests.benchdriver URL MODEL STREAMS SECONDS TOKENS KEY`` (the bench starts it,
-pinned to one core). It patches the stdlib with gevent first, like Locust does, then keeps STREAMS
-requests in flight with `loadtests.client.StreamClient` for SECONDS and prints the raw timings.
+Run as ``python -m loadtests.benchdriver KIND URL MODEL STREAMS WARMUP SECONDS TOKENS STAGGER KEY``
+(the bench starts it pinned to one core). Kinds:
+
+- ``ours``: `loadtests.reactor.ReactorClient` with the Locust user's whole per-request path: body
+  building, `request_record` (JSON parsing and metrics), two `events.request` fires into a Locust
+  `Environment`'s stats, and the JSONL line of the record sink (written to /dev/null).
+- ``reader``: `ReactorClient` alone (token chunk times taken from its framed events, no record):
+  the client's own cost, without the per-request metrics work that `ours` adds.
+- ``greenlet``: the same path as ``ours`` on `loadtests.client.StreamClient` (each user's greenlet reads its socket).
+- ``httpx``: sync `httpx.Client` under gevent, `iter_lines()`, a timestamp per token line.
+- ``fasthttp``: geventhttpclient `HTTPClient` (what Locust's FastHttpUser wraps), `readline()` framing.
+- ``asyncio``: a minimal raw-socket asyncio Protocol on uvloop, a timestamp per `data_received`
+  (no gevent): the reference for what a Python client can achieve.
+
+The gevent kinds patch the stdlib first, as Locust does. Stream starts are spread over STAGGER seconds.
+The window is [WARMUP, WARMUP + SECONDS): CPU time (`time.process_time`) and token chunks are counted
+inside it only, and only requests sent inside it and finished give TTFT and chunk gaps. Prints one JSON
+line: ttft_ms, gaps_ms (per token chunk), chunks, cpu_s, window_s, requests, failed.
 """
 
 from __future__ import annotations
@@ -10,43 +25,269 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+TOKEN_MARK = b'"delta":{"content":"'
+"""How the minimal clients recognise a token event of the simulator (the role event has `"role"` first)."""
 
 
-def main(argv: list[str]) -> int:
-    """Drive the streams and print {"records": [...], "cpu_s": ..., "wall_s": ...}."""
-    from gevent import monkey
+@dataclass
+class Run:
+    """The shared clock marks and what every stream recorded."""
 
-    monkey.patch_all()
-    import gevent
+    warmup_s: float
+    seconds: float
+    t0_ns: int = 0
+    cpu: list[float] = field(default_factory=list)  # process_time at the window's start and end
+    requests: list[tuple[int, list[int]]] = field(default_factory=list)  # (send ns, token chunk ns)
+    failed: int = 0
+
+    @property
+    def w0(self) -> int:
+        return self.t0_ns + int(self.warmup_s * 1e9)
+
+    @property
+    def w1(self) -> int:
+        return self.w0 + int(self.seconds * 1e9)
+
+    def running(self) -> bool:
+        return time.perf_counter_ns() < self.w1
+
+    def summary(self) -> dict[str, Any]:
+        ttft: list[float] = []
+        gaps: list[float] = []
+        chunks = 0
+        for send, times in self.requests:
+            chunks += sum(1 for t in times if self.w0 <= t < self.w1)
+            if send < self.w0 or not times or times[-1] >= self.w1:
+                continue
+            ttft.append((times[0] - send) / 1e6)
+            gaps.extend((b - a) / 1e6 for a, b in zip(times, times[1:], strict=False))
+        steady = [r for r in self.requests if self.w0 <= r[0] and r[1] and r[1][-1] < self.w1]
+        return {
+            "ttft_ms": ttft, "gaps_ms": gaps, "chunks": chunks, "cpu_s": self.cpu[1] - self.cpu[0],
+            "window_s": self.seconds, "requests": len(steady), "failed": self.failed,
+        }  # fmt: skip
+
+
+def _request_bytes(url: str, body: bytes, key: str) -> tuple[str, int, bytes]:
+    from loadtests.client import Endpoint
+
+    ep = Endpoint.parse(url)
+    head = (
+        f"POST {ep.base_path}/chat/completions HTTP/1.1\r\nHost: {ep.host}:{ep.port}\r\n"
+        f"Authorization: Bearer {key}\r\nContent-Type: application/json\r\nAccept: text/event-stream\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    return ep.host, ep.port, head.encode() + body
+
+
+# ---- gevent kinds ------------------------------------------------------------------------------------
+def _reader(url: str, key: str, body: bytes, run: Run) -> Callable[[], None]:
+    from loadtests.client import Endpoint
+    from loadtests.reactor import ReactorClient
+
+    def stream() -> None:
+        client = ReactorClient(Endpoint.parse(url), {"Authorization": f"Bearer {key}"}, timeout=30)
+        while run.running():
+            res = client.post_stream("/chat/completions", body)
+            times = [t for ev, t in zip(res.events, res.event_times_ns, strict=True) if TOKEN_MARK in ev]
+            if res.transport == "complete" and res.status == 200 and times:
+                run.requests.append((res.t_send_ns, times))
+            else:
+                run.failed += 1
+        client.close()
+
+    return stream
+
+
+def _ours(url: str, key: str, body: bytes, run: Run, reactor: bool) -> Callable[[], None]:
+    from locust.env import Environment
 
     from loadtests.client import Endpoint, StreamClient
     from loadtests.metrics import request_record
+    from loadtests.reactor import ReactorClient
+
+    env = Environment()
+    fire = env.events.request.fire
+    sink = open("/dev/null", "w")  # noqa: SIM115 - lives as long as the process
+    rids = iter(range(1 << 62))
+
+    def stream() -> None:
+        ep, headers = Endpoint.parse(url), {"Authorization": f"Bearer {key}"}
+        client = ReactorClient(ep, headers, timeout=30) if reactor else StreamClient(ep, headers, timeout=30)
+        while run.running():
+            res = client.post_stream("/chat/completions", body)
+            rec = request_record(res, t0_ns=run.t0_ns)
+            rec = {"rid": f"w0-{next(rids):06d}", "worker": "w0", "scenario": "chat", **rec, "good": None}
+            sink.write(json.dumps(rec) + "\n")
+            failed = rec["outcome"] != "ok"
+            if rec["ttft_ms"] is not None:
+                fire(request_type="SSE", name="chat TTFT", response_time=rec["ttft_ms"],
+                     response_length=rec["chunks"], exception=None, context={})  # fmt: skip
+            fire(request_type="SSE", name="chat E2E", response_time=rec["e2e_done_ms"] or 0.0,
+                 response_length=rec["output_tokens"] or 0,
+                 exception=RuntimeError(rec["outcome"]) if failed else None, context={})  # fmt: skip
+            if failed:
+                run.failed += 1
+                continue
+            # token chunk times, recovered exactly from the record (send + TTFT + cumulative gaps)
+            t = res.t_send_ns + round(rec["ttft_ms"] * 1e6)
+            times = [t]
+            for gap in rec["icl_ms"]:
+                t += round(gap * 1e6)
+                times.append(t)
+            run.requests.append((res.t_send_ns, times))
+        client.close()
+
+    return stream
+
+
+def _httpx(url: str, key: str, body: bytes, run: Run) -> Callable[[], None]:
+    import httpx
+
+    mark = TOKEN_MARK.decode()
+
+    def stream() -> None:
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=30) as client:
+            while run.running():
+                send = time.perf_counter_ns()
+                times: list[int] = []
+                headers = {"Content-Type": "application/json"}
+                with client.stream("POST", "/chat/completions", content=body, headers=headers) as resp:
+                    for line in resp.iter_lines():
+                        if mark in line:
+                            times.append(time.perf_counter_ns())
+                ok = resp.status_code == 200 and bool(times)
+                run.requests.append((send, times)) if ok else setattr(run, "failed", run.failed + 1)
+
+    return stream
+
+
+def _fasthttp(url: str, key: str, body: bytes, run: Run) -> Callable[[], None]:
+    from geventhttpclient import HTTPClient, URL
+
+    from loadtests.client import Endpoint
+
+    path = Endpoint.parse(url).base_path + "/chat/completions"
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+
+    def stream() -> None:
+        client = HTTPClient.from_url(URL(url), concurrency=1, network_timeout=30)
+        while run.running():
+            send = time.perf_counter_ns()
+            times: list[int] = []
+            resp = client.post(path, body, headers=headers)
+            while True:
+                line = resp.readline(b"\n")
+                if not line:
+                    break
+                if TOKEN_MARK in line:
+                    times.append(time.perf_counter_ns())
+            resp.release()
+            run.requests.append((send, times)) if times else setattr(run, "failed", run.failed + 1)
+        client.close()
+
+    return stream
+
+
+def _run_gevent(kind: str, url: str, key: str, body: bytes, run: Run, streams: int, stagger: float) -> None:
+    import gevent
+
+    make = {
+        "ours": lambda: _ours(url, key, body, run, True),
+        "reader": lambda: _reader(url, key, body, run),
+        "greenlet": lambda: _ours(url, key, body, run, False),
+        "httpx": lambda: _httpx(url, key, body, run),
+        "fasthttp": lambda: _fasthttp(url, key, body, run),
+    }[kind]
+    stream = make()
+    run.t0_ns = time.perf_counter_ns()
+
+    def marks() -> None:
+        gevent.sleep(run.warmup_s)
+        run.cpu.append(time.process_time())
+        gevent.sleep(run.seconds)
+        run.cpu.append(time.process_time())
+
+    jobs = [gevent.spawn_later(i * stagger / streams, stream) for i in range(streams)]
+    gevent.joinall([gevent.spawn(marks), *jobs])
+
+
+# ---- asyncio reference -------------------------------------------------------------------------------
+def _run_asyncio(url: str, key: str, body: bytes, run: Run, streams: int, stagger: float) -> None:
+    import asyncio
+
+    import uvloop
+
+    host, port, request = _request_bytes(url, body, key)
+
+    class Stream(asyncio.Protocol):
+        def __init__(self) -> None:
+            self.transport: asyncio.Transport | None = None
+            self.send = 0
+            self.times: list[int] = []
+            self.tail = b""
+
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            self.transport = transport  # type: ignore[assignment]
+
+        def start(self) -> None:
+            if not run.running():
+                assert self.transport is not None
+                self.transport.close()
+                return
+            self.send, self.times, self.tail = time.perf_counter_ns(), [], b""
+            assert self.transport is not None
+            self.transport.write(request)
+
+        def data_received(self, data: bytes) -> None:
+            t = time.perf_counter_ns()
+            window = self.tail + data
+            self.times.extend([t] * window.count(TOKEN_MARK))
+            self.tail = window[-(len(TOKEN_MARK) - 1) :]
+            if window.endswith(b"\r\n0\r\n\r\n"):
+                run.requests.append((self.send, self.times))
+                self.start()
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        protos = [Stream() for _ in range(streams)]
+        for p in protos:
+            await loop.create_connection(lambda p=p: p, host, port)  # type: ignore[misc]
+        run.t0_ns = time.perf_counter_ns()
+        for i, p in enumerate(protos):
+            loop.call_later(i * stagger / streams, p.start)
+        await asyncio.sleep(run.warmup_s)
+        run.cpu.append(time.process_time())
+        await asyncio.sleep(run.seconds)
+        run.cpu.append(time.process_time())
+        await asyncio.sleep(2.0)  # let requests in flight end (they are outside the window anyway)
+
+    uvloop.run(main())
+
+
+def main(argv: list[str]) -> int:
+    """Drive the streams and print the figures as one JSON line."""
+    kind, url, model = argv[0], argv[1], argv[2]
+    streams, warmup, seconds, tokens = int(argv[3]), float(argv[4]), float(argv[5]), int(argv[6])
+    stagger, key = float(argv[7]), argv[8]
+    if kind != "asyncio":
+        from gevent import monkey
+
+        monkey.patch_all()
     from loadtests.payloads import BodyOptions, build_body
     from loadtests.workloads import Prompt
 
-    url, model, streams, seconds, tokens, key = (
-        argv[0],
-        argv[1],
-        int(argv[2]),
-        float(argv[3]),
-        int(argv[4]),
-        argv[5],
-    )
-    records: list[dict[str, object]] = []
     body = build_body("chat", Prompt("benchmark the client", tokens, 3), BodyOptions(model))
-    stop_at = time.perf_counter() + seconds
-    t0 = time.perf_counter_ns()
-
-    def stream() -> None:
-        client = StreamClient(Endpoint.parse(url), {"Authorization": f"Bearer {key}"}, timeout=30)
-        while time.perf_counter() < stop_at:
-            records.append(request_record(client.post_stream("/chat/completions", body), t0_ns=t0))
-        client.close()
-
-    cpu0, wall0 = time.process_time(), time.perf_counter()
-    gevent.joinall([gevent.spawn(stream) for _ in range(streams)])
-    out = {"records": records, "cpu_s": time.process_time() - cpu0, "wall_s": time.perf_counter() - wall0}
-    sys.stdout.write(json.dumps(out) + "\n")
+    run = Run(warmup, seconds)
+    if kind == "asyncio":
+        _run_asyncio(url, key, body, run, streams, stagger)
+    else:
+        _run_gevent(kind, url, key, body, run, streams, stagger)
+    sys.stdout.write(json.dumps(run.summary()) + "\n")
     return 0
 
 

@@ -22,13 +22,20 @@ class FaultSet:
         self.on_chunk = [f.on_chunk for f in faults if f.on_chunk]
         self.on_event = [f.on_event for f in faults if f.on_event]
         self.on_frames = [f.on_frames for f in faults if f.on_frames]
-        stalls = [f.stall_after_events for f in faults if f.stall_after_events is not None]
-        closes = [f.close_after_events for f in faults if f.close_after_events is not None]
-        self.stall_after = min(stalls) if stalls else None
-        self.close_after = min(closes) if closes else None
+        stalls = [(f.stall_after_events, f.applies_to) for f in faults if f.stall_after_events is not None]
+        closes = [(f.close_after_events, f.applies_to) for f in faults if f.close_after_events is not None]
+        self._stalls, self._closes = stalls, closes
         self.trailer = b"".join(f.trailer for f in faults)
         self.stream_hooks = bool(self.on_chunk or self.on_event or self.on_frames or stalls or closes)
         self.response_hooks = bool(self.on_status or self.on_headers or self.on_body or self.on_body_bytes)
+
+    def stall_after(self, view: RequestView) -> int | None:
+        """After how many data events this request's stream goes silent (None: never)."""
+        return _first_limit(self._stalls, view)
+
+    def close_after(self, view: RequestView) -> int | None:
+        """After how many data events this request's connection is closed (None: never)."""
+        return _first_limit(self._closes, view)
 
     @classmethod
     def from_names(cls, names: list[str]) -> FaultSet:
@@ -88,3 +95,8 @@ class FaultSet:
         for hook in self.on_frames:
             pieces = [p for piece in pieces for p in hook(piece, ctx)]
         return pieces
+
+
+def _first_limit(limits: list[tuple[int, Any]], view: RequestView) -> int | None:
+    values = [n for n, applies in limits if applies is None or applies(view)]
+    return min(values) if values else None

@@ -121,6 +121,8 @@ class Job:
         self.safe = not faults.faults  # without fault hooks a step cannot raise; skip the try frame
         self.due_ns = 0  # exact-schedule mode: when the next step is due (perf_counter_ns)
         self.received_ns = 0  # exact-schedule mode: when the request was read (perf_counter_ns)
+        self.stall_after = faults.stall_after(view) if faults.faults else None
+        self.close_after = faults.close_after(view) if faults.faults else None
 
     def step(self) -> bool:
         """Emit the next step; True when the job is finished."""
@@ -270,7 +272,7 @@ class StreamJob(Job):
                 is_final=is_final,
             )
             for item in f.chunks(chunk, ctx) if f.on_chunk else [chunk]:
-                if f.stall_after is not None and self.data_events >= f.stall_after:
+                if self.stall_after is not None and self.data_events >= self.stall_after:
                     self._flush(pieces)
                     self.stalled = True
                     return
@@ -282,12 +284,12 @@ class StreamJob(Job):
                 pieces.extend(f.frames(raw, ctx) if f.on_frames else [raw])
                 self.data_events += 1
                 self.stats.events_sent += 1
-                if f.close_after is not None and self.data_events >= f.close_after:
+                if self.close_after is not None and self.data_events >= self.close_after:
                     self._flush(pieces)
                     self.out.close()
                     return
         if last:
-            if f.stall_after is not None and self.data_events >= f.stall_after:
+            if self.stall_after is not None and self.data_events >= self.stall_after:
                 self._flush(pieces)
                 self.stalled = True
                 return

@@ -24,6 +24,7 @@ class Proof:
     requests: int = 0
     exit_code: int = 0
     leaked_key: bool = False
+    schema_errors: list[str] = field(default_factory=list)
 
 
 def run(
@@ -69,7 +70,10 @@ def run(
         result = run_suite(base_url, profile, options)
     finally:
         server.stop()
-    doc = json.dumps(from_suite(result, options, profile))
+    from maascheck import schemas
+
+    document = from_suite(result, options, profile)
+    doc = json.dumps(document)
     return Proof(
         label=label,
         failed=result.ids("failed"),
@@ -81,6 +85,7 @@ def run(
         requests=result.requests_made,
         exit_code=result.exit_code,
         leaked_key=SIM_KEY in doc,
+        schema_errors=schemas.errors("conformance-results", document),
     )
 
 

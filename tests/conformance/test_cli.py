@@ -14,7 +14,7 @@ from maascheck import schemas
 from tests.conformance.conftest import simulator
 from tests.conformance.proofs import SIM_KEY
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.timeout(180), pytest.mark.slow]
 
 
 def _run(url: str, report_dir: Path, *extra: str) -> subprocess.CompletedProcess[str]:

@@ -17,7 +17,7 @@ from maascheck.profiles import available_profiles
 from maascheck.sim.faults import all_faults
 from tests.conformance.proofs import Proof, pool, run_many
 
-pytestmark = pytest.mark.timeout(600)
+pytestmark = [pytest.mark.timeout(600), pytest.mark.slow]
 rules.load_all()
 FAULTS = all_faults()
 BREAKING = sorted(n for n, f in FAULTS.items() if f.breaks)
@@ -88,7 +88,7 @@ def test_baseline_passes_every_must_rule_within_budget(proofs: dict[str, Proof])
     must_failed = sorted(r for r in proof.failed if RULES[r].level is Level.MUST)
     assert not must_failed and not proof.errors, _diff(proof, set(), set())
     assert proof.requests <= MAX_BASELINE_REQUESTS, f"a full run made {proof.requests} requests"
-    assert not proof.leaked_key
+    assert not proof.leaked_key and not proof.schema_errors, proof.schema_errors
 
 
 @pytest.mark.parametrize("fault_name", BREAKING)
@@ -104,7 +104,7 @@ def test_fault_fails_exactly_its_rules(fault_name: str, proofs: dict[str, Proof]
     baseline = proofs[baseline_label(profile or "openai")].failed
     expected = set(FAULTS[fault_name].breaks)
     assert proof.failed - baseline == expected and not proof.errors, _diff(proof, expected, baseline)
-    assert not proof.leaked_key
+    assert not proof.leaked_key and not proof.schema_errors
 
 
 @pytest.mark.parametrize("fault_name", LEGAL)

@@ -14,7 +14,7 @@ from conformance.rule import RULES
 from maascheck.profiles import available_profiles
 from tests.conformance.proofs import Proof, run_many
 
-pytestmark = pytest.mark.timeout(600)
+pytestmark = [pytest.mark.timeout(600), pytest.mark.slow]
 rules.load_all()
 DATA: dict[str, Any] = json.loads(
     (Path(__file__).parent / "persona_differences.json").read_text(encoding="utf-8")
@@ -52,6 +52,7 @@ def test_openai_profile_fails_exactly_the_documented_differences(
     detail += [f"  failed, not documented: {r}: {proof.messages.get(r, '')[:200]}" for r in extra]
     detail += [f"  rule error: {r}: {m.splitlines()[0] if m else ''}" for r, m in proof.errors.items()]
     assert not missing and not extra and not proof.errors, f"persona {persona}:\n" + "\n".join(detail)
+    assert not proof.schema_errors, proof.schema_errors
 
 
 @pytest.mark.parametrize("persona", PERSONAS)

@@ -84,3 +84,37 @@ def test_misbehaving_endpoint_fails_rules_without_crashing_or_hanging(script: li
     assert time.monotonic() - started < 60
     assert not result.ids("error"), {r.rule.id: r.message for r in result.results if r.outcome == "error"}
     assert {"MODELS-001", "AUTH-001", "ERR-002", "SDK-001"} <= result.ids("failed")
+
+
+def test_broken_probe_code_is_a_rule_error_and_ad_hoc_sends_are_budgeted() -> None:
+    from conformance.probe import PROBES, Probe
+    from conformance.rule import RULES, Level, RuleContext, rule
+
+    def broken_body(env: object) -> dict[str, object]:
+        raise ValueError("bug in a body builder")
+
+    def reads_broken(ctx: RuleContext) -> None:
+        ctx.exchange("zz-broken")
+
+    def sends_twice(ctx: RuleContext) -> None:
+        for i in range(2):
+            ctx.send("GET", "/models", label=f"zz-adhoc-{i}")
+
+    PROBES["zz-broken"] = Probe(name="zz-broken", method="POST", path="/chat/completions", body=broken_body)
+    rule("ZZ-001", Level.MUST, "test-only", source="test", probes=("zz-broken",))(reads_broken)
+    rule("ZZ-002", Level.MAY, "test-only", source="test", probes=())(sends_twice)
+    try:
+        with simulator() as url:
+            result = run_suite(
+                url,
+                load_profile("openai"),
+                _options(url, max_requests=3),
+                only=lambda r: r.id.startswith("ZZ-"),
+            )
+    finally:
+        del PROBES["zz-broken"], RULES["ZZ-001"], RULES["ZZ-002"]
+    outcomes = {r.rule.id: r for r in result.results}
+    assert outcomes["ZZ-001"].outcome == "error" and "bug in a body builder" in (
+        outcomes["ZZ-001"].message or ""
+    )
+    assert outcomes["ZZ-002"].outcome == "passed" and result.requests_made == 2

@@ -46,7 +46,7 @@ def server(installed: Installed) -> Iterator[RealServer]:
         yield srv
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def server_env(server: RealServer) -> dict[str, str]:
     """The environment a maascheck subprocess needs to reach `server` (key in OPENAI_API_KEY)."""
     env = dict(os.environ)

@@ -80,7 +80,7 @@ def test_sweep_runs_every_step_without_errors(server: RealServer, server_env: di
     argv = [
         sys.executable, "-m", "maascheck", "sweep", *target(server),
         "--concurrency", SWEEP_LEVELS, "--step-time", str(SWEEP_STEP_S), "--warmup", str(SWEEP_WARMUP_S),
-        "--output-tokens", f"fixed:{OUTPUT_TOKENS}", "--request-timeout", "120", "--no-early-stop",
+        "--output-tokens", f"fixed:{OUTPUT_TOKENS}", "--timeout", "120", "--no-early-stop",
         "--report-dir", str(out),
     ]  # fmt: skip
     levels = SWEEP_LEVELS.split(",")

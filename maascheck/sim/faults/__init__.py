@@ -33,6 +33,7 @@ Where each hook applies (maascheck/sim/server.py and stream.py call them):
   and socket write (e.g. byte by byte).
 - `stall_after_events=N`: after N data events nothing more is sent; the connection stays open
   until the client goes away. `close_after_events=N`: the connection is closed after N data events.
+  `applies_to(view)`, when set, limits both counters to the requests it accepts.
 - `trailer`: bytes written after `data: [DONE]` (inside the chunked body).
 Hooks cost nothing when no fault is active: the simulator keeps a fast path without them.
 """
@@ -103,6 +104,7 @@ class Fault:
     on_frames: Callable[[bytes, ChunkContext | None], list[bytes]] | None = None
     stall_after_events: int | None = None
     close_after_events: int | None = None
+    applies_to: Callable[[RequestView], bool] | None = None  # limits the two counters above to some requests
     trailer: bytes = b""
 
     @property
