@@ -50,8 +50,8 @@ class _Exchange:
     """The incremental parser of one response: head, then a chunked, length- or close-delimited body."""
 
     __slots__ = (
-        "res", "framer", "raw", "pos", "left", "in_head", "chunked", "remaining", "keep", "error_body",
-        "total", "limit",
+        "chunked", "error_body", "framer", "in_head", "keep", "left", "limit", "pos", "raw", "remaining",
+        "res", "total",
     )  # fmt: skip
 
     def __init__(self, res: StreamResult) -> None:
@@ -171,7 +171,12 @@ class ReactorClient:
     """
 
     def __init__(
-        self, endpoint: Endpoint, headers: dict[str, str], *, timeout: float = 120.0, connect_timeout: float = 10.0
+        self,
+        endpoint: Endpoint,
+        headers: dict[str, str],
+        *,
+        timeout: float = 120.0,
+        connect_timeout: float = 10.0,
     ) -> None:
         if endpoint.scheme != "http":
             raise ValueError("ReactorClient speaks plain HTTP; use open_client() for https endpoints")
@@ -200,7 +205,9 @@ class ReactorClient:
             self._sock = None
 
     def _connect(self) -> None:
-        sock = socket.create_connection((self.endpoint.host, self.endpoint.port), timeout=self.connect_timeout)
+        sock = socket.create_connection(
+            (self.endpoint.host, self.endpoint.port), timeout=self.connect_timeout
+        )
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         raw = _socket.socket(sock.family, sock.type, sock.proto, fileno=sock.detach())
         raw.setblocking(False)
@@ -235,8 +242,9 @@ class ReactorClient:
         self._ex = _Exchange(res)
         waiter: Waiter[StreamResult] = Waiter()
         self._waiter = waiter
-        hub = gevent.get_hub()
-        timer = hub.loop.timer(self.timeout)
+        loop = gevent.get_hub().loop
+        loop.update_now()  # libev timers count from the loop's cached time, stale if the hub was idle
+        timer = loop.timer(self.timeout)
         timer.start(self._on_timeout)
         self._watcher.start(self._on_readable)
         try:

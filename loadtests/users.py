@@ -1,6 +1,6 @@
 """Locust users: what each scenario sends. One streamed request per task iteration.
 
-The request itself runs on `loadtests.client.StreamClient` (one keep-alive connection per user); this
+The request itself runs on `loadtests.reactor.open_client` (one keep-alive connection per user); this
 module only picks the prompt, waits for the open-loop slot, and hands the result to the record sink.
 ONE pair of Locust request events is fired per request ("<scenario> TTFT", "<scenario> E2E") for the
 live UI; Locust's bucketed statistics are never used for results (exact values come from the records).
@@ -14,9 +14,10 @@ from typing import Any, ClassVar
 import gevent
 from locust import User, constant, task
 
-from loadtests.client import Endpoint, StreamClient
+from loadtests.client import Endpoint
 from loadtests.metrics import request_record
 from loadtests.payloads import SCENARIOS, build_body
+from loadtests.reactor import open_client
 from loadtests.runtime import Runtime, runtime_of
 from loadtests.workloads import Prompt
 
@@ -36,7 +37,7 @@ class StreamingUser(User):
         self.rt: Runtime = runtime_of(environment)
         s = self.rt.settings
         headers = {"Authorization": f"Bearer {self.rt.api_key}"} if self.rt.api_key else {}
-        self.client = StreamClient(Endpoint.parse(s.host), headers, timeout=s.timeout)
+        self.client = open_client(Endpoint.parse(s.host), headers, timeout=s.timeout)
         StreamingUser._ids += 1
         self._next_prompt: Callable[[], Prompt] = s.workload.sampler(StreamingUser._ids)
         self._path = SCENARIOS[self.scenario]

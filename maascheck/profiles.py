@@ -19,8 +19,11 @@ from maascheck.paths import DEVIATIONS_DIR, PROFILES_DIR
 
 
 def _number(value: float) -> str:
-    """A bound as written: integers exactly (int64 seeds), floats shortest-round-trip."""
-    return str(value) if isinstance(value, int) else repr(float(value))
+    """A bound, short and exact: integers in full (int64 seeds), floats as `:g` unless that rounds them."""
+    if isinstance(value, int):
+        return str(value)
+    short = f"{value:g}"
+    return short if float(short) == value else repr(value)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -93,8 +94,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.epilog = (
         f"The server requires `Authorization: Bearer <key>`: the key is ${API_KEY_ENV} when set, else the "
         f"loopback-only test key `{DEFAULT_API_KEY}` (--no-auth: none). Cache: $MAASCHECK_CACHE_DIR or "
-        "~/.cache/maascheck. Example: maascheck serve-real --run -- maascheck conformance "
-        "--base-url '$MAASCHECK_REAL_BASE_URL' --model smollm2-135m --profile llamacpp"
+        "~/.cache/maascheck. `$MAASCHECK_REAL_BASE_URL` and `$MAASCHECK_REAL_MODEL` in the command's "
+        "arguments are expanded (quote them). Example: maascheck serve-real --run -- maascheck conformance "
+        "--base-url '$MAASCHECK_REAL_BASE_URL' --model '$MAASCHECK_REAL_MODEL' --profile llamacpp"
     )
     parser.add_argument("--port", type=int, default=None, help="TCP port on 127.0.0.1 (default: a free one)")
     parser.add_argument(
@@ -158,8 +160,20 @@ def _command_env(server: RealServer) -> dict[str, str]:
     return env
 
 
+# Placeholders expanded in the command's arguments (quoted so the calling shell leaves them); the key is not
+# among them, so it never lands on an argv.
+_PLACEHOLDER = re.compile(r"\$\{?(MAASCHECK_REAL_BASE_URL|MAASCHECK_REAL_MODEL)\}?")
+
+
+def expand_placeholders(cmd: list[str], server: RealServer) -> list[str]:
+    """`cmd` with `$MAASCHECK_REAL_BASE_URL` and `$MAASCHECK_REAL_MODEL` replaced by their values."""
+    values = {"MAASCHECK_REAL_BASE_URL": server.base_url, "MAASCHECK_REAL_MODEL": server.model}
+    return [_PLACEHOLDER.sub(lambda m: values[m.group(1)], arg) for arg in cmd]
+
+
 def run_command(cmd: list[str], server: RealServer, server_proc: subprocess.Popen[bytes]) -> int:
     """Run `cmd` in its own process group next to the server; return its exit code (128+N if killed by N)."""
+    cmd = expand_placeholders(cmd, server)
     try:
         child = subprocess.Popen(
             cmd, env=_command_env(server), start_new_session=True, preexec_fn=die_with_parent

@@ -151,7 +151,7 @@ def _run_logged(cmd: list[str], log: Path, *, env: dict[str, str] | None = None,
 def _pip_failure(step: str, log: Path) -> MaascheckError:
     tail = _tail(log)
     if any(sign in tail for sign in _NETWORK_SIGNS):
-        return BuildUnavailable(f"{step}: the package index did not answer; log {log}:\n{tail}")
+        return BuildUnavailable(f"{step}: the package index did not answer (log {log})\n{tail}")
     return BuildFailed(f"{step} failed; last lines of {log}:\n{tail}")
 
 
@@ -337,8 +337,9 @@ def _unzip_member(archive: Path, suffix: str, target: Path) -> None:
 
 def ensure_installed(*, build_timeout_s: float = 2400, progress: Progress = print) -> Installed:
     """Make the server importable here and the weights present; raise BuildUnavailable if it cannot be."""
-    model, model_s = ensure_model(progress=progress)
+    # The wheel first: a machine that cannot build it should not download the weights for nothing.
     wheel, built, build_s = ensure_wheel(build_timeout_s=build_timeout_s, progress=progress)
+    model, model_s = ensure_model(progress=progress)
     install_s = install_wheel(wheel, progress=progress)
     return Installed(
         wheel=wheel, model=model, built=built, build_s=build_s, install_s=install_s, model_s=model_s

@@ -2,9 +2,10 @@
 
 The simulator runs in a subprocess pinned to one core (os.sched_setaffinity); a lean raw-socket
 asyncio client pinned to the other core keeps `--streams` streams open back to back (closed loop,
-keep-alive; in exact mode the starts are spread over one request's duration). Engine mode uses a near-zero step cost so the simulator is CPU-bound: events/s is its
-capacity. Exact mode runs `--exact-schedule` (target rate streams * 1000 / itl_ms events/s) and
-reports the lateness of each step (write time minus due time) measured inside the simulator.
+keep-alive; exact mode spreads the starts over one request's duration). Engine mode uses a
+near-zero step cost so the simulator is CPU-bound: events/s is its capacity. Exact mode runs
+`--exact-schedule` (target rate streams * 1000 / itl_ms events/s) and reports the lateness of each
+step (write time minus due time) measured inside the simulator.
 Also reported: the simulator's CPU share over the window and events per simulator CPU-second, which
 stay meaningful when other processes compete for the cores (events/s then understates capacity).
 Figures only, no pass/fail: this is a benchmark, not a test.

@@ -75,7 +75,7 @@ def test_load_figures_are_plausible(load_results: dict[str, Any]) -> None:
 
 
 def test_sweep_runs_every_step_without_errors(server: RealServer, server_env: dict[str, str]) -> None:
-    """A 1-2-4 user sweep runs each step with no failed request; throughput does not grow past one stream."""
+    """A 1-2-4 user sweep runs each step with no failed request; TTFT grows with the users (queueing)."""
     out = report_dir("e2e-sweep")
     argv = [
         sys.executable, "-m", "maascheck", "sweep", *target(server),
@@ -91,6 +91,7 @@ def test_sweep_runs_every_step_without_errors(server: RealServer, server_env: di
         assert step["status"] in ("passed", "ran"), step
         assert step["requests"]["failed"] == 0 and step["requests"]["ok"] > 0, step
     rates = [s["throughput"]["output_tokens_per_s"] for s in steps]
-    assert all(TOKENS_PER_S[0] <= r <= TOKENS_PER_S[1] for r in rates), rates
-    # One request at a time: 4 users cannot reach twice one user's output rate.
-    assert rates[-1] < 2 * rates[0], f"output tokens/s by level {levels}: {rates}"
+    assert all(0 < r <= TOKENS_PER_S[1] for r in rates), rates
+    # One request at a time: with 4 users a request waits behind the others, so TTFT grows with the load.
+    ttft = [s["metrics"]["ttft_ms"]["p50"] for s in steps]
+    assert ttft[-1] > 1.5 * ttft[0], f"ttft_ms p50 by level {levels}: {ttft}"

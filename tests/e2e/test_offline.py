@@ -132,3 +132,21 @@ def test_run_command_env_points_at_the_server() -> None:
     assert env["MAASCHECK_REAL_MODEL"] == "smollm2-135m"
     assert env["OPENAI_API_KEY"] == env["MAASCHECK_REAL_API_KEY"] == "k-123456"
     assert env["PATH"].split(os.pathsep)[0] == str(Path(sys.executable).parent)
+
+
+def test_placeholders_in_the_command_are_expanded_but_not_the_key() -> None:
+    srv = realserver.RealServer("http://127.0.0.1:9/v1", "smollm2-135m", "k-123456", os.getpid(), Path("/l"))
+    cmd = [
+        "x",
+        "--base-url",
+        "$MAASCHECK_REAL_BASE_URL",
+        "--model=${MAASCHECK_REAL_MODEL}",
+        "$MAASCHECK_REAL_API_KEY",
+    ]
+    assert realserver.expand_placeholders(cmd, srv) == [
+        "x",
+        "--base-url",
+        "http://127.0.0.1:9/v1",
+        "--model=smollm2-135m",
+        "$MAASCHECK_REAL_API_KEY",
+    ]

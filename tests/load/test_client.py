@@ -1,4 +1,5 @@
-"""The streaming client against a local exact-schedule server: timing, framing and every failure kind."""
+"""Both streaming clients (hub-callback reactor, per-greenlet sockets) against a local exact-schedule server:
+timing, framing, keep-alive and every failure kind."""
 
 from __future__ import annotations
 
@@ -9,13 +10,28 @@ import pytest
 from loadtests.client import Endpoint, StreamClient
 from loadtests.metrics import request_record
 from loadtests.payloads import BodyOptions, build_body
+from loadtests.reactor import ReactorClient, open_client
 from loadtests.workloads import Prompt
+
+CLIENTS = [ReactorClient, StreamClient]
+Client = type[ReactorClient] | type[StreamClient]
+
+
+@pytest.fixture(params=CLIENTS, ids=["reactor", "greenlet"])
+def client_cls(request: pytest.FixtureRequest) -> Client:
+    cls: Client = request.param
+    return cls
 
 
 def one(
-    url: str, model: str, tokens: int = 8, timeout: float = 10.0, path: str = "/chat/completions"
+    url: str,
+    model: str,
+    tokens: int = 8,
+    timeout: float = 10.0,
+    path: str = "/chat/completions",
+    cls: Client = ReactorClient,
 ) -> dict[str, object]:
-    client = StreamClient(Endpoint.parse(url), {}, timeout=timeout)
+    client = cls(Endpoint.parse(url), {}, timeout=timeout)
     body = build_body("chat", Prompt("hello", tokens, 1), BodyOptions(model))
     try:
         return request_record(client.post_stream(path, body))
@@ -24,8 +40,8 @@ def one(
 
 
 @pytest.mark.timeout(30)
-def test_exact_schedule_timing(exact_url: str) -> None:
-    r = one(exact_url, "exact", tokens=8)
+def test_exact_schedule_timing(exact_url: str, client_cls: Client) -> None:
+    r = one(exact_url, "exact", tokens=8, cls=client_cls)
     assert r["outcome"] == "ok" and r["output_tokens"] == 8 and r["token_source"] == "usage"
     itl = sorted(r["itl_ms"])  # type: ignore[type-var]
     assert 95 <= r["ttft_ms"] <= 150, r  # type: ignore[operator]
@@ -34,8 +50,8 @@ def test_exact_schedule_timing(exact_url: str) -> None:
 
 
 @pytest.mark.timeout(30)
-def test_keep_alive_reuses_the_connection(exact_url: str) -> None:
-    client = StreamClient(Endpoint.parse(exact_url), {}, timeout=10)
+def test_keep_alive_reuses_the_connection(exact_url: str, client_cls: Client) -> None:
+    client = client_cls(Endpoint.parse(exact_url), {}, timeout=10)
     body = build_body("chat", Prompt("hi", 2, 1), BodyOptions("exact"))
     first = client.post_stream("/chat/completions", body)
     sock = client._sock
@@ -49,8 +65,8 @@ def test_keep_alive_reuses_the_connection(exact_url: str) -> None:
     ("http-429", "http_error"), ("stream-error", "stream_error"), ("no-done", "no_done"),
     ("truncate", "truncated"), ("close-headers", "truncated"), ("multi", "ok"), ("reasoning", "ok"),
 ])  # fmt: skip
-def test_outcomes(exact_url: str, model: str, outcome: str) -> None:
-    r = one(exact_url, model)
+def test_outcomes(exact_url: str, model: str, outcome: str, client_cls: Client) -> None:
+    r = one(exact_url, model, cls=client_cls)
     assert r["outcome"] == outcome, r["error"]
     if model == "http-429":
         assert r["status"] == 429 and "rate limited" in str(r["error"])
@@ -61,15 +77,37 @@ def test_outcomes(exact_url: str, model: str, outcome: str) -> None:
 
 
 @pytest.mark.timeout(30)
-def test_stall_is_a_bounded_timeout(exact_url: str) -> None:
-    r = one(exact_url, "stall", timeout=0.5)
+def test_stall_is_a_bounded_timeout(exact_url: str, client_cls: Client) -> None:
+    r = one(exact_url, "stall", timeout=0.5, cls=client_cls)
     assert r["outcome"] == "timeout" and r["e2e_done_ms"] is not None and r["e2e_done_ms"] < 2500  # type: ignore[operator]
 
 
 @pytest.mark.timeout(30)
-def test_connect_error() -> None:
+def test_connect_error(client_cls: Client) -> None:
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    r = one(f"http://127.0.0.1:{port}/v1", "exact")
+    r = one(f"http://127.0.0.1:{port}/v1", "exact", cls=client_cls)
     assert r["outcome"] == "connect_error" and "Refused" in str(r["error"])
+
+
+@pytest.mark.timeout(30)
+def test_reactor_serves_many_users_at_once(exact_url: str) -> None:
+    """Greenlets share the hub: 16 concurrent streams all complete with exact token counts."""
+    import gevent
+
+    body = build_body("chat", Prompt("hi", 6, 1), BodyOptions("exact"))
+    clients = [ReactorClient(Endpoint.parse(exact_url), {}, timeout=10) for _ in range(16)]
+    jobs = [gevent.spawn(c.post_stream, "/chat/completions", body) for c in clients]
+    gevent.joinall(jobs, timeout=20)
+    records = [request_record(j.value) for j in jobs]
+    for c in clients:
+        c.close()
+    assert [(r["outcome"], r["output_tokens"]) for r in records] == [("ok", 6)] * 16
+
+
+def test_open_client_picks_by_scheme() -> None:
+    assert isinstance(open_client(Endpoint.parse("http://127.0.0.1:1/v1"), {}), ReactorClient)
+    assert isinstance(open_client(Endpoint.parse("https://127.0.0.1:1/v1"), {}), StreamClient)
+    with pytest.raises(ValueError, match="plain HTTP"):
+        ReactorClient(Endpoint.parse("https://127.0.0.1:1/v1"), {})
