@@ -27,12 +27,19 @@ def require_status(ex: Exchange, expected: int | set[int], what: str, shown: str
     if ex.status not in allowed:
         shown = shown or " or ".join(str(s) for s in sorted(allowed))
         raise Violation(
-            f"{what}: expected HTTP {shown}, received {ex.status}",
+            f"{what}: expected HTTP {shown}, received {ex.status} {body_excerpt(ex)}",
             expected=shown,
             received=ex.status,
             where=f"{ex.method} {ex.url}",
             exchange=ex,
         )
+
+
+def body_excerpt(ex: Exchange, limit: int = 160) -> str:
+    """The response's media type and the start of its body on one line, e.g. `(text/plain: Internal ...)`."""
+    text = " ".join(ex.body[: limit * 4].decode("utf-8", errors="replace").split())
+    text = text if len(text) <= limit else text[: limit - 3] + "..."
+    return f"({media_type(ex) or 'no Content-Type'}: {text or 'empty body'})"
 
 
 def precondition_status(ex: Exchange, expected: int | set[int], rule_ids: str) -> None:

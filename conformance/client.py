@@ -2,16 +2,29 @@
 
 A misbehaving endpoint (stalls, truncated or oversized bodies, broken framing) yields an `Exchange`
 whose `error`/`error_kind` say what happened; it never raises and never hangs past the timeouts.
+
+One failure is the client's, not the endpoint's: a server may close an idle keep-alive connection at
+any time (RFC 9112 §9.3 and §9.6), without `Connection: close`, e.g. uvicorn after an unhandled
+exception. A request that the pool sent on such a connection dies before any response byte. Such a
+request is retried once on a fresh connection, as browsers do for any method (Chromium's
+`HttpNetworkTransaction::ShouldResendRequest`: a reused socket, reset or closed, nothing received)
+and urllib3 and Go's net/http do for idempotent or replayable requests. RFC 9112 §9.3.1 allows a
+non-idempotent retry when the client knows the semantics are idempotent: every probe is a stateless
+read (a completion changes nothing on the server but its bill). A request that fails on a fresh
+connection, or after a response byte, or by a timeout, is never retried: that failure is the
+endpoint's. The failed attempt is kept (`Exchange.prior_attempt`) and shown in the evidence.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import httpcore
 import httpx
 
 from conformance.exchange import Exchange
@@ -53,17 +66,117 @@ def auth_headers(api_key: str | None, auth: str) -> list[tuple[str, str]]:
     return [("Authorization", f"Bearer {api_key}")] if api_key else []
 
 
-class Recorder:
-    """Makes requests against one base URL and records each as an `Exchange` (thread-safe)."""
+class _Wire(threading.local):
+    """What the current thread's request attempt did on the wire (httpcore's sync pool runs in the caller)."""
 
-    def __init__(self, base_url: str, api_key: str | None, timeouts: Timeouts | None = None) -> None:
+    def __init__(self) -> None:
+        self.fresh = False  # the attempt opened a new connection
+        self.received = 0  # response bytes the attempt read from its socket
+
+    def reset(self) -> None:
+        """Start a new attempt."""
+        self.fresh, self.received = False, 0
+
+
+class _WireStream(httpcore.NetworkStream):
+    """A socket stream that counts the bytes it reads into the thread's `_Wire`."""
+
+    def __init__(self, inner: httpcore.NetworkStream, wire: _Wire) -> None:
+        self._inner, self._wire = inner, wire
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        data = self._inner.read(max_bytes, timeout)
+        self._wire.received += len(data)
+        return data
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, timeout)
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(
+        self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.NetworkStream:
+        return _WireStream(self._inner.start_tls(ssl_context, server_hostname, timeout), self._wire)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class _WireBackend(httpcore.NetworkBackend):
+    """httpcore's socket backend, marking each new connection in the thread's `_Wire`."""
+
+    def __init__(self, wire: _Wire) -> None:
+        self._inner, self._wire = httpcore.SyncBackend(), wire
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        stream = self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
+        self._wire.fresh = True
+        return _WireStream(stream, self._wire)
+
+    def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.NetworkStream:
+        stream = self._inner.connect_unix_socket(path, timeout, socket_options)
+        self._wire.fresh = True
+        return _WireStream(stream, self._wire)
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+class _WireTransport(httpx.HTTPTransport):
+    """httpx's transport on a pool whose sockets report to a `_Wire` (httpx has no network-backend option)."""
+
+    def __init__(self, limits: httpx.Limits, wire: _Wire) -> None:
+        super().__init__(limits=limits, trust_env=False)
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=httpx.create_ssl_context(trust_env=False),
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=_WireBackend(wire),
+        )
+
+
+# What a dead keep-alive connection raises besides an EOF (RemoteProtocolError): a reset or a broken pipe.
+_RESET_ERRORS = (httpx.ReadError, httpx.WriteError)
+
+
+class Recorder:
+    """Makes requests against one base URL and records each as an `Exchange` (thread-safe).
+
+    `may_retry` is asked before the one retry of a request that died on a reused keep-alive
+    connection (module docstring); the runner passes its request budget, so a retry is a request
+    the endpoint received and is counted like any other. Without it, retries are always allowed.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None,
+        timeouts: Timeouts | None = None,
+        *,
+        may_retry: Callable[[], bool] | None = None,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.api_key = api_key
         self.timeouts = timeouts or Timeouts()
+        self._may_retry = may_retry or (lambda: True)
+        self._wire = _Wire()
         t = self.timeouts
+        limits = httpx.Limits(max_connections=32, max_keepalive_connections=16)
         self._client = httpx.Client(
             timeout=httpx.Timeout(connect=t.connect, read=t.headers, write=t.connect, pool=t.total),
-            limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
+            transport=_WireTransport(limits, self._wire),
             follow_redirects=False,
             trust_env=False,
         )
@@ -86,7 +199,36 @@ class Recorder:
         auth: str = "valid",
         headers: tuple[tuple[str, str], ...] = (),
     ) -> Exchange:
-        """Send one request and record everything that comes back, or how it failed."""
+        """Send one request and record everything that comes back, or how it failed.
+
+        A request that died on a reused keep-alive connection before any response byte is sent
+        once more on a fresh connection (module docstring); the failed attempt is kept in the
+        returned exchange's `prior_attempt`.
+        """
+        ex, stale = self._attempt(probe, method, path, body, auth, headers)
+        if not stale:
+            return ex
+        note = "it failed on a reused keep-alive connection before any response byte"
+        if not self._may_retry():
+            ex.error = f"{ex.error} ({note}; not retried: request budget exhausted)"
+            return ex
+        ex.error = f"{ex.error} ({note}; retried once on a fresh connection)"
+        retry, _ = self._attempt(probe, method, path, body, auth, headers, fresh=True)
+        retry.prior_attempt = ex
+        return retry
+
+    def _attempt(
+        self,
+        probe: str,
+        method: str,
+        path: str,
+        body: dict[str, Any] | bytes | str | None,
+        auth: str,
+        headers: tuple[tuple[str, str], ...],
+        *,
+        fresh: bool = False,
+    ) -> tuple[Exchange, bool]:
+        """One attempt, and whether it died on a reused connection before any response byte."""
         raw = encode_body(body)
         req_headers = [("Accept", "application/json, text/event-stream")]
         if raw is not None:
@@ -96,9 +238,13 @@ class Recorder:
             probe=probe, method=method, url=self.url(path), request_headers=req_headers, request_body=raw
         )
         wants_stream = isinstance(ex.request_json, dict) and ex.request_json.get("stream") is True
+        # A retry must not meet another stale pooled connection: it goes on a one-off client.
+        client = self._fresh_client() if fresh else self._client
+        stale = False
+        self._wire.reset()
         t0 = time.perf_counter_ns()
         try:
-            with self._client.stream(method, ex.url, content=raw, headers=req_headers) as response:
+            with client.stream(method, ex.url, content=raw, headers=req_headers) as response:
                 ex.headers_ns = time.perf_counter_ns() - t0
                 ex.status = response.status_code
                 # httpcore reads the read timeout when body reading starts: from here on, the stall bound.
@@ -122,10 +268,26 @@ class Recorder:
         except httpx.RemoteProtocolError as exc:
             kind = "truncated" if ex.status is not None else "protocol"
             _fail(ex, kind, f"connection closed before the response was complete: {exc}")
+            stale = True
         except httpx.HTTPError as exc:
             _fail(ex, "protocol", f"HTTP error: {exc!r}")
+            stale = isinstance(exc, _RESET_ERRORS)
+        finally:
+            if fresh:
+                client.close()
         ex.elapsed_ns = time.perf_counter_ns() - t0
-        return ex
+        stale = stale and not self._wire.fresh and self._wire.received == 0 and ex.status is None
+        return ex, stale
+
+    def _fresh_client(self) -> httpx.Client:
+        """A client with no pooled connection, for the one retry."""
+        t = self.timeouts
+        return httpx.Client(
+            timeout=httpx.Timeout(connect=t.connect, read=t.headers, write=t.connect, pool=t.total),
+            transport=_WireTransport(httpx.Limits(max_connections=1, max_keepalive_connections=0), self._wire),
+            follow_redirects=False,
+            trust_env=False,
+        )
 
 
 class TotalTimeout(Exception):

@@ -80,6 +80,16 @@ def render_exchange(ex: Exchange, redactor: Redactor, key_env: str = "OPENAI_API
     }
 
 
+def render_attempts(ex: Exchange, redactor: Redactor, key_env: str = "OPENAI_API_KEY") -> list[dict[str, Any]]:
+    """The exchange as evidence, preceded by the attempt that died on a reused connection when it was retried."""
+    rendered = [render_exchange(ex, redactor, key_env)]
+    if ex.prior_attempt is not None:
+        first = render_exchange(ex.prior_attempt, redactor, key_env)
+        first["probe"] += " (attempt 1, retried)"
+        rendered.insert(0, first)
+    return rendered
+
+
 def redact_value(value: Any, redactor: Redactor) -> Any:
     """`value` (JSON-like data) with every string passed through the redactor."""
     if isinstance(value, str):

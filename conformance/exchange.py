@@ -50,6 +50,8 @@ class Exchange:
     headers_ns: int = 0  # arrival of the response headers
     sdk_result: Any = None  # client-compatibility probes: what the openai SDK call returned
     sdk_error: str | None = None  # ...or the exception it raised, stated
+    # The attempt that died on a reused keep-alive connection before this one (conformance.client)
+    prior_attempt: Exchange | None = None
 
     def header(self, name: str) -> str | None:
         """The first response header called `name` (case-insensitive)."""

@@ -23,6 +23,9 @@ def failure_text(result: RuleResult) -> str:
         if ev.get("where"):
             lines.append(f"Where: {ev['where']}")
     lines.append(f"Source: {r.source}")
-    for ex in ev.get("exchanges", [])[:3]:
-        lines.append(f"Reproduce ({ex['probe']}): {ex['curl']}")
+    curls: dict[str, str] = {}  # a retried attempt repeats its retry's curl line: shown once
+    for ex in ev.get("exchanges", []):
+        curls.setdefault(ex["curl"], ex["probe"])
+    for curl, probe in list(curls.items())[:3]:
+        lines.append(f"Reproduce ({probe}): {curl}")
     return "\n".join(lines)

@@ -1,7 +1,7 @@
 """The options of one conformance run, shared by the CLI, the pytest plugin and `run_suite`.
 
 Probes and rules see these as `env.options` / `ctx.options`: `model`, `vision_model`,
-`reasoning_model` (None when the run did not name them and the profile has none), `image_url`,
+`reasoning_model` (None when the run did not name them and `profile_model` gives none), `image_url`,
 `seed`. The API key is held here for the client only; it is excluded from `repr` and from
 `reproduce_line`.
 """
@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from maascheck.secrets import DEFAULT_KEY_ENV
+
+if TYPE_CHECKING:
+    from maascheck.profiles import Profile
 
 DEFAULT_MAX_REQUESTS = 250
 # A 1x1 PNG as a data URL: vision probes need no network access to fetch an image.
@@ -19,6 +23,19 @@ DEFAULT_IMAGE_URL = (
     "data:image/png;base64,"
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
 )
+
+
+def profile_model(profile: Profile, chat_model: str, role: str) -> str | None:
+    """The profile's `role` model (vision, reasoning), if the run's chat model is one the profile names.
+
+    A profile's model names belong to the deployment it describes (the openai profile's are the
+    simulator's `sim-*`). Against another deployment they would ask for a model that is not
+    served, and a server that answers any name with its one model would be judged as a vision or
+    reasoning model it is not; so they apply only when `chat_model` is among the profile's models.
+    """
+    model = profile.models.get(role)
+    known = set(profile.model_ids) | {m for m in profile.models.values() if m}
+    return model if model and chat_model in known else None
 
 
 @dataclass

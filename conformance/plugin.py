@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from conformance.options import DEFAULT_MAX_REQUESTS, RunOptions
+from conformance.options import DEFAULT_MAX_REQUESTS, RunOptions, profile_model
 from conformance.rule import RULES, Level
 from maascheck.errors import ConfigError
 from maascheck.secrets import DEFAULT_KEY_ENV, read_api_key
@@ -162,12 +162,10 @@ class LiveState:
             profile = load_profile(options.profile)
         except ConfigError as exc:
             raise pytest.UsageError(f"maascheck: {exc}") from None
-        if not options.vision_model:
-            options.vision_model = profile.models.get("vision") if profile.feature("vision") else None
-        if not options.reasoning_model:
-            options.reasoning_model = (
-                profile.models.get("reasoning") if profile.feature("reasoning") else None
-            )
+        if not options.vision_model and profile.feature("vision"):
+            options.vision_model = profile_model(profile, options.model, "vision")
+        if not options.reasoning_model and profile.feature("reasoning"):
+            options.reasoning_model = profile_model(profile, options.model, "reasoning")
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         report_dir = Path(
             options.report_dir or config.getini("maascheck_report_dir") or f"reports/conformance-{stamp}"

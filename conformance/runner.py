@@ -18,7 +18,7 @@ from typing import Any
 
 from conformance import rules as rules_pkg
 from conformance.client import Recorder, Timeouts
-from conformance.evidence import redact_value, render_exchange
+from conformance.evidence import redact_value, render_attempts
 from conformance.exchange import Exchange
 from conformance.options import RunOptions
 from conformance.probe import PROBES, Probe, ProbeEnv, SDKProbeEnv
@@ -146,8 +146,9 @@ class Suite:
             stall=options.stall_timeout,
             total=options.total_timeout,
         )
-        self.recorder = Recorder(self.base_url, options.api_key, self.timeouts)
         self.budget = Budget(options.max_requests)
+        # A retry on a fresh connection (after a dead keep-alive one) is a request made: it takes budget.
+        self.recorder = Recorder(self.base_url, options.api_key, self.timeouts, may_retry=self.budget.take)
         self.progress = progress or (lambda _line: None)
         self._made: dict[str, Exchange | ProbeUnavailable | ProbeError] = {}
         self._locks: dict[str, threading.Lock] = {name: threading.Lock() for name in PROBES}
@@ -227,6 +228,8 @@ class Suite:
             return f"{name}: not made ({made})"
         status = made.status if made.status is not None else made.error_kind
         extra = f", {len(made.events)} events" if made.events else ""
+        if made.prior_attempt is not None:
+            extra += f" (retried on a fresh connection after: {made.prior_attempt.error_kind})"
         return f"{name}: {made.method} {made.url} -> {status} in {made.elapsed_ns / 1e6:.0f} ms{extra}"
 
     def exchange(self, name: str) -> Exchange:
@@ -332,7 +335,8 @@ class Suite:
         try:
             rule.check(ctx)
         except Violation as v:
-            used = ([v.exchange] if v.exchange is not None else []) + ctx.used
+            # A violation that names its exchange is shown by that exchange alone (the one its message describes).
+            used = [v.exchange] if v.exchange is not None else ctx.used
             return RuleResult(
                 rule,
                 "failed",
@@ -358,6 +362,16 @@ class Suite:
                 message=self.redactor.text(f"{type(exc).__name__}: {exc}\n{tb}"),
                 evidence=self._evidence(None, None, None, ctx.used) if ctx.used else None,
             )
+        unanswered = next((ex for ex in ctx.used if ex.status is None), None)
+        if unanswered is not None:  # a fact about a response that never came was not verified
+            return RuleResult(
+                rule,
+                "skipped",
+                reason=self.redactor.text(
+                    f"no response to judge: the {unanswered.probe} request did not complete "
+                    f"({unanswered.error_kind}: {unanswered.error})"
+                ),
+            )
         return RuleResult(rule, "passed")
 
     def _evidence(
@@ -371,7 +385,9 @@ class Suite:
             "expected": redact_value(expected, self.redactor),
             "received": redact_value(received, self.redactor),
             "where": self.redactor.text(where) if where else None,
-            "exchanges": [render_exchange(ex, self.redactor, self.options.api_key_env) for ex in seen],
+            "exchanges": [
+                shown for ex in seen for shown in render_attempts(ex, self.redactor, self.options.api_key_env)
+            ],
         }
 
     def result(self, results: list[RuleResult], *, interrupted: bool = False) -> SuiteResult:

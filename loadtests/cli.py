@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from loadtests.client import Endpoint
 from loadtests.payloads import SCENARIOS
 from loadtests.slo import parse_all
 from loadtests.workloads import build_workload
@@ -114,6 +115,7 @@ def locust_argv(args: argparse.Namespace, report_dir: Path) -> list[str]:
     parse_all(args.slo, [args.slo_file] if args.slo_file else [])
     build_workload(args.workload, args.input_tokens, args.output_tokens, prefix_tokens=args.prefix_tokens)
     read_api_key(args.api_key_env)
+    Endpoint.parse(args.base_url)  # a bad URL is a usage error before Locust starts
     if args.rate is not None and args.rate <= 0:
         raise ConfigError("--rate must be > 0 arrivals per second, e.g. --rate 5")
     users = args.users or 4

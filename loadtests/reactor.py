@@ -35,56 +35,66 @@ from loadtests.client import (
     StreamClient,
     StreamResult,
     _describe,
-    _Framer,
     _parse_head,
 )
+from loadtests.framing import frame_events
 
 _READ = 1  # libev EV_READ
 
 
-class _Ended(Exception):
-    """The response is complete (raised inside the parser to unwind to the callback)."""
-
-
 class _Exchange:
-    """The incremental parser of one response: head, then a chunked, length- or close-delimited body."""
+    """One response: the head is parsed as it arrives; body bytes are only stored until the end.
+
+    The hot path (one call per `recv`) appends the bytes and their arrival time, and, for a chunked
+    body, checks the last bytes for a possible end (``0\\r\\n`` or a blank line). Only then is the body
+    de-chunked, incrementally from where the last check stopped, so a false alarm costs nothing twice.
+    SSE events are framed once, after the end (`loadtests.framing.frame_events`).
+    """
 
     __slots__ = (
-        "chunked", "error_body", "framer", "in_head", "keep", "left", "limit", "pos", "raw", "remaining",
-        "res", "total",
+        "carry", "chunked", "error_body", "in_head", "k", "keep", "left", "limit", "payload_times", "payloads",
+        "pieces", "raw", "remaining", "res", "times", "total",
     )  # fmt: skip
 
     def __init__(self, res: StreamResult) -> None:
         self.res = res
-        self.framer = _Framer(res)
-        self.raw = b""
-        self.pos = 0
-        self.left = -1  # chunked: data bytes still to come; -1 a size line is next; -2 the CRLF after data
+        self.raw = b""  # the head, until it is complete
         self.in_head = True
         self.chunked = False
         self.remaining: int | None = None  # Content-Length body: bytes still to come
         self.keep = False
         self.error_body = False
-        self.total = 0
         self.limit: int | None = None
+        self.total = 0  # de-chunked body bytes
+        self.pieces: list[bytes] = []  # chunked: raw body bytes per recv, not yet de-chunked past `k`
+        self.times: list[int] = []  # their arrival times
+        self.k = 0  # the next piece the de-chunker reads
+        self.carry = b""  # a chunk-size line or CRLF cut across two pieces
+        self.left = -1  # chunk data bytes still to come; -1 a size line is next; -2 the CRLF after data
+        self.payloads: list[bytes] = []  # de-chunked body bytes
+        self.payload_times: list[int] = []
 
     def feed(self, data: bytes, t: int) -> bool:
         """Consume bytes that arrived at `t`; True when the response has ended."""
         if self.in_head:
-            self.raw += data
-            if self.raw.startswith(b"\r\n"):  # the CRLF closing the previous chunked body, if late
-                self.raw = self.raw.lstrip(b"\r\n")
-            end = self.raw.find(b"\r\n\r\n")
-            if end < 0:
-                if len(self.raw) > MAX_HEADER_BYTES:
-                    raise ValueError(f"response headers exceed {MAX_HEADER_BYTES} bytes")
-                return False
-            return self._head(end, t)
+            return self._head_bytes(data, t)
         if self.chunked:
-            return self._chunked(data, t)
+            self.pieces.append(data)
+            self.times.append(t)
+            if self.error_body or len(data) < 8 or data.endswith(b"\r\n\r\n") or data.endswith(b"0\r\n"):
+                return self._dechunk()
+            return False
         return self._plain(data, t)
 
-    def _head(self, end: int, t: int) -> bool:
+    def _head_bytes(self, data: bytes, t: int) -> bool:
+        self.raw += data
+        if self.raw.startswith(b"\r\n"):  # the CRLF closing the previous chunked body, if late
+            self.raw = self.raw.lstrip(b"\r\n")
+        end = self.raw.find(b"\r\n\r\n")
+        if end < 0:
+            if len(self.raw) > MAX_HEADER_BYTES:
+                raise ValueError(f"response headers exceed {MAX_HEADER_BYTES} bytes")
+            return False
         res = self.res
         res.t_headers_ns = t
         status, headers, keep = _parse_head(self.raw[:end])
@@ -97,69 +107,88 @@ class _Exchange:
         if status >= 400:
             res.transport, self.error_body, self.limit = "http_error", True, MAX_ERROR_BODY
         if self.remaining == 0:
-            return self._end()
+            return self.end()
         if not rest:
             return False
-        return self._chunked(rest, t) if self.chunked else self._plain(rest, t)
+        return self.feed(rest, t)
 
     def _plain(self, data: bytes, t: int) -> bool:
         if self.remaining is not None:
             data = data[: self.remaining]
             self.remaining -= len(data)
-        self.framer.feed(data, t)
+        self.payloads.append(data)
+        self.payload_times.append(t)
         self.total += len(data)
         if self.remaining == 0 or (self.limit is not None and self.total >= self.limit):
-            return self._end()
+            return self.end()
         return False
 
-    def _chunked(self, data: bytes, t: int) -> bool:
-        raw = self.raw[self.pos :] + data if self.pos < len(self.raw) else data
-        pos, left, feed = 0, self.left, self.framer.feed
-        n = len(raw)
-        while True:
-            if left == -1:
-                eol = raw.find(b"\r\n", pos)
-                if eol < 0:
-                    break
-                size = int(raw[pos:eol].split(b";", 1)[0], 16)
-                pos = eol + 2
-                if size == 0:  # trailers are not read: the server's CRLF stays unread or arrives later
-                    self.raw, self.pos, self.left = b"", 0, -1
-                    return self._end()
-                left = size
-            elif left == -2:
-                if n - pos < 2:
-                    break
-                pos += 2
-                left = -1
-            else:
-                if pos >= n:
-                    break
-                take = left if left < n - pos else n - pos
-                feed(raw[pos : pos + take], t)
-                self.total += take
-                pos += take
-                left = left - take or -2
-        self.raw, self.pos, self.left = raw, pos, left
+    def _dechunk(self) -> bool:
+        """De-chunk the pieces not read yet; True at the last (zero-size) chunk or the error-body limit."""
+        pieces, times, out, out_t = self.pieces, self.times, self.payloads, self.payload_times
+        left = self.left
+        while self.k < len(pieces):
+            raw = self.carry + pieces[self.k] if self.carry else pieces[self.k]
+            t = times[self.k]
+            self.k += 1
+            self.carry = b""
+            pos, n = 0, len(raw)
+            while pos < n:
+                if left == -1:
+                    eol = raw.find(b"\r\n", pos)
+                    if eol < 0:
+                        if n - pos > MAX_HEADER_BYTES:
+                            raise ValueError(f"chunk-size line longer than {MAX_HEADER_BYTES} bytes")
+                        self.carry = raw[pos:]
+                        break
+                    size = int(raw[pos:eol].split(b";", 1)[0], 16)
+                    pos = eol + 2
+                    if size == 0:  # trailers are not read: the server's CRLF stays unread or arrives later
+                        self.pieces.clear()
+                        self.times.clear()
+                        self.k, self.left = 0, -1
+                        return self.end()
+                    left = size
+                elif left == -2:
+                    if n - pos < 2:
+                        self.carry = raw[pos:]
+                        break
+                    pos += 2
+                    left = -1
+                else:
+                    take = left if left < n - pos else n - pos
+                    out.append(raw[pos : pos + take])
+                    out_t.append(t)
+                    self.total += take
+                    pos += take
+                    left = left - take or -2
+        self.left = left
         if self.limit is not None and self.total >= self.limit:
-            return self._end()
+            return self.end()
         return False
 
-    def _end(self) -> bool:
-        self.framer.finish()
+    def end(self) -> bool:
+        """Frame the body received so far into the result's events (also on timeout and truncation)."""
+        if self.chunked and self.k < len(self.pieces):
+            try:
+                self._dechunk()
+            except ValueError:
+                pass
+        res = self.res
+        events, times = frame_events(self.payloads, self.payload_times)
+        self.payloads, self.payload_times = [], []
         if self.error_body:
-            body = b"\n\n".join(self.res.events)
-            self.res.events.clear()
-            self.res.event_times_ns.clear()
-            self.res.body = body
-            self.res.error = f"HTTP {self.res.status}: " + body[:500].decode("utf-8", "replace")
+            res.body = b"\n\n".join(events)
+            res.error = f"HTTP {res.status}: " + res.body[:500].decode("utf-8", "replace")
+        else:
+            res.events, res.event_times_ns = events, times
         return True
 
     def eof(self) -> bool:
         """The peer closed: True when that legitimately ends a close-delimited body."""
         if self.in_head or self.chunked or self.remaining is not None:
             return False
-        self._end()
+        self.end()
         return True
 
 

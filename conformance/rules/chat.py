@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from conformance.exchange import Exchange
+from conformance.options import profile_model
 from conformance.probe import Probe, ProbeEnv, probe
 from conformance.rule import Level, NotApplicable, RuleContext, Violation, rule
 from maascheck import schemas
@@ -41,13 +42,20 @@ NON_STREAM_CHAT = (
 
 def model_for(profile: Profile, options: Any, role: str = "chat") -> str:
     """The model a probe of `role` (chat, vision, reasoning) uses: the run's choice, else the profile's."""
-    named = getattr(options, "model", None) if role == "chat" else getattr(options, f"{role}_model", None)
-    model = named or profile.models.get(role)
+    chat = getattr(options, "model", None)
+    if role == "chat":
+        model = chat or profile.models.get("chat")
+    else:
+        model = getattr(options, f"{role}_model", None) or profile_model(profile, str(chat or ""), role)
     if not model:
-        raise NotApplicable(
-            f"no {role} model: the run names none and profile {profile.name!r} has no models.{role} "
-            f"(pass --{role}-model NAME)"
+        documented = profile.models.get(role)
+        why = (
+            f"profile {profile.name!r} names {documented!r}, a model of the deployment it describes, and the "
+            f"run's chat model {chat!r} is not one of its models"
+            if documented
+            else f"profile {profile.name!r} has no models.{role}"
         )
+        raise NotApplicable(f"no {role} model: the run names none and {why} (pass --{role}-model NAME)")
     return str(model)
 
 

@@ -59,7 +59,7 @@ ERROR_PROBES = tuple(CASES)
 
 def _rejected(ctx: RuleContext, probe_name: str, allowed: set[int]) -> None:
     ex = ctx.exchange(probe_name)
-    shown = "a 4xx status" if len(allowed) > 2 else None
+    shown = "4xx" if len(allowed) > 2 else None
     require_status(ex, allowed, f"chat request {CASES[probe_name][1]}", shown)
 
 

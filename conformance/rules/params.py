@@ -34,7 +34,7 @@ from conformance.boundaries import (
 from conformance.exchange import Exchange
 from conformance.probe import Probe, ProbeEnv, probe
 from conformance.rule import Level, NotApplicable, RuleContext, Violation, rule
-from conformance.rules.chat import model_for
+from conformance.rules.chat import message_of, model_for
 from maascheck.profiles import Profile, Range
 
 PROMPT = "Say hi."
@@ -677,10 +677,23 @@ def stop_at_max(ctx: RuleContext) -> None:
         )
 
 
+def lowest_temperature(profile: Profile) -> float:
+    """The lowest temperature the profile allows: its minimum, 0 when unbounded, one step above an open minimum.
+
+    At 0 (greedy decoding) an answer is reproducible; at a sampled temperature a one-token limit
+    may meet a token that is the first byte of a multi-byte character, which llama-cpp-python
+    completes with more tokens (docs/real-server.md), so the outcome would vary from run to run.
+    """
+    rng = profile.ranges.get("temperature")
+    if rng is None or rng.min is None:
+        return 0.0
+    return float(rng.min) + (rng.step or 0.01) if rng.min_open else float(rng.min)
+
+
 def _min_limit(name: str) -> Callable[[ProbeEnv], dict[str, Any]]:
     def build(env: ProbeEnv) -> dict[str, Any]:
         rng = profile_range(env.profile, SPEC_BY_RANGE[name])
-        body = base_body(model_for(env.profile, env.options), "chat")
+        body = base_body(model_for(env.profile, env.options), "chat", temperature=lowest_temperature(env.profile))
         del body["max_tokens"]
         body[name] = max(1, int(rng.min)) if rng.min is not None else 1
         return body
@@ -726,7 +739,10 @@ def limit_problem(ex: Exchange, name: str) -> str | None:
     probes=tuple(MIN_LIMIT_PROBES.values()),
 )
 def limit_at_min(ctx: RuleContext) -> None:
-    """max_tokens and max_completion_tokens at their documented minimum, each in its own request."""
+    """max_tokens and max_completion_tokens at their documented minimum, each in its own request.
+
+    Sent at the profile's lowest temperature (`lowest_temperature`), so the outcome is reproducible.
+    """
     problems: list[tuple[str, Exchange]] = []
     judged = 0
     for name, probe_name in MIN_LIMIT_PROBES.items():
@@ -791,4 +807,53 @@ def seed_repeats(ctx: RuleContext) -> None:
             expected=first,
             received=second,
             where=f"choices[{i}].message (reasoning_content, content, tool_calls)",
+        )
+
+
+# A character outside the BMP: four UTF-8 bytes, more than one byte-level BPE token in most tokenizers.
+MULTIBYTE_PROMPT = "Write the star emoji 🌟 and nothing else."
+
+
+def _min_limit_multibyte(env: ProbeEnv) -> dict[str, Any]:
+    body = _min_limit("max_tokens")(env)
+    body["messages"] = [{"role": "user", "content": MULTIBYTE_PROMPT}]
+    return body
+
+
+probe(Probe("params-max-tokens-min-multibyte", "POST", "/chat/completions", body=_min_limit_multibyte))
+
+
+@rule(
+    "PARAM-025",
+    Level.MUST,
+    "A token limit of 1 holds when the first token is part of a multi-byte character",
+    source=f"{SPEC_A1} max_tokens: 'the maximum number of tokens that can be generated'",
+    probes=("params-max-tokens-min", "params-max-tokens-min-multibyte"),
+)
+def limit_at_min_multibyte(ctx: RuleContext) -> None:
+    """The smallest max_tokens, at the lowest temperature, asked for an emoji (4 UTF-8 bytes).
+
+    A byte-level tokenizer may need several tokens for one character; the limit still counts
+    tokens, so a server may stop inside the character (and drop or replace its bytes) but must not
+    generate past the limit to complete it. Judged only when the plain one-token limit held
+    (PARAM-023 judges that one).
+    """
+    plain = ctx.exchange("params-max-tokens-min")
+    accepted_or_skip(plain, "PARAM-006")
+    if limit_problem(plain, "max_tokens"):
+        raise NotApplicable("the plain one-token limit does not hold either; PARAM-023 judges that")
+    ex = ctx.exchange("params-max-tokens-min-multibyte")
+    accepted_or_skip(ex, "PARAM-006")
+    problem = limit_problem(ex, "max_tokens")
+    if problem:
+        texts = [_short(json.dumps(message_of(c).get("content"), ensure_ascii=False)) for c in choices_of(ex)]
+        raise Violation(
+            f"asked for an emoji at temperature {ex.request_json.get('temperature')}, {problem}; output "
+            f"{', '.join(texts)}: the server generated past the limit to complete a multi-byte character "
+            "(the same request without an emoji stays within 1). Fix: stop at the limit even inside a "
+            "character (send the bytes decoded so far, or none) and report finish_reason 'length'.",
+            expected="usage.completion_tokens <= 1",
+            received=problem,
+            where="usage.completion_tokens",
+            exchange=ex,
         )

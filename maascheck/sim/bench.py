@@ -5,7 +5,8 @@ asyncio client pinned to the other core keeps `--streams` streams open back to b
 keep-alive; exact mode spreads the starts over one request's duration). Engine mode uses a
 near-zero step cost so the simulator is CPU-bound: events/s is its capacity. Exact mode runs
 `--exact-schedule` (target rate streams * 1000 / itl_ms events/s) and reports the lateness of each
-step (write time minus due time) measured inside the simulator.
+step (write time minus due time, measured inside the simulator; the scheduler may send an event
+slightly early, so |lateness| is reported along with the early and late sides).
 Also reported: the simulator's CPU share over the window and events per simulator CPU-second, which
 stay meaningful when other processes compete for the cores (events/s then understates capacity).
 Figures only, no pass/fail: this is a benchmark, not a test.
@@ -198,7 +199,14 @@ def _run_mode(args: argparse.Namespace, mode: str) -> dict[str, Any]:
         ]
         stagger = 0.0
     else:
-        flags = ["--exact-schedule", "--ttft-ms", str(args.ttft_ms), "--itl-ms", str(args.itl_ms)]
+        flags = [
+            "--exact-schedule",
+            "--ttft-ms",
+            str(args.ttft_ms),
+            "--itl-ms",
+            str(args.itl_ms),
+            "--record-lateness",
+        ]
         # Spread the stream starts over one request's duration: arrivals stay uniform instead of all
         # streams re-requesting in the same few ms (a synthetic burst that measures request set-up).
         stagger = (args.ttft_ms + args.max_tokens * args.itl_ms) / 1000.0
@@ -210,7 +218,7 @@ def _run_mode(args: argparse.Namespace, mode: str) -> dict[str, Any]:
 
         sim = psutil.Process(proc.pid)
 
-        async def main() -> tuple[int, float, float, float]:
+        async def main() -> tuple[int, float, float, float, float]:
             task = asyncio.ensure_future(_drive(url, args.streams, args.max_tokens, total, stagger, counter))
             await asyncio.sleep(args.warmup)
             _http(root + "/sim/stats/reset", "POST")
@@ -221,17 +229,17 @@ def _run_mode(args: argparse.Namespace, mode: str) -> dict[str, Any]:
             cpu1, sim1 = resource.getrusage(resource.RUSAGE_SELF), sim.cpu_times()
             await task
             cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
-            sim_cpu = (sim1.user - sim0.user) + (sim1.system - sim0.system)
-            return got, window, cpu, sim_cpu
+            sim_sys = sim1.system - sim0.system
+            return got, window, cpu, (sim1.user - sim0.user) + sim_sys, sim_sys
 
         from maascheck.sim.server import new_event_loop
 
         loop = new_event_loop()
         try:
-            got, window, cpu, sim_cpu = loop.run_until_complete(main())
+            got, window, cpu, sim_cpu, sim_sys = loop.run_until_complete(main())
         finally:
             loop.close()
-        stats = _http(root + "/sim/stats")
+        stats = _http(root + "/sim/stats" + ("?samples=1" if mode == "exact" else ""))
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -242,13 +250,41 @@ def _run_mode(args: argparse.Namespace, mode: str) -> dict[str, Any]:
         "events_per_s": round(got / window),
         "client_cpu_share": round(cpu / window, 3),
         "sim_cpu_share": round(sim_cpu / window, 3),
+        "sim_kernel_share": round(sim_sys / window, 3),
         "events_per_sim_cpu_s": round(got / sim_cpu) if sim_cpu > 0 else None,
         "server_events_sent": stats["events_sent"],
     }
     if mode == "exact":
         result["target_events_per_s"] = round(args.streams * 1000 / args.itl_ms)
-        result["lateness_us"] = stats["lateness_us"]
+        result["lateness_us"] = lateness_summary(stats.get("lateness_samples_us", []))
     return result
+
+
+def _pct(values: list[float], q: float) -> float | None:
+    return values[min(len(values) - 1, int(q * len(values)))] if values else None
+
+
+def lateness_summary(samples_us: list[float]) -> dict[str, Any]:
+    """Lateness figures from signed samples (write time minus due time, us; negative = early).
+
+    `abs_*` are percentiles of |lateness| (the schedule error either way); `late_*` and `early_max`
+    describe each side; `within_200us` is the share of events whose |lateness| is under 200 us.
+    """
+    absolute = sorted(abs(v) for v in samples_us)
+    late = sorted(v for v in samples_us if v > 0)
+    early = [v for v in samples_us if v < 0]
+    n = len(samples_us)
+    return {
+        "count": n,
+        "abs_p50": _pct(absolute, 0.50),
+        "abs_p99": _pct(absolute, 0.99),
+        "abs_max": absolute[-1] if absolute else None,
+        "late_share": round(len(late) / n, 4) if n else None,
+        "late_p99": _pct(late, 0.99),
+        "late_max": late[-1] if late else None,
+        "early_max": -min(early) if early else None,
+        "within_200us": round(sum(1 for v in absolute if v < 200) / n, 5) if n else None,
+    }
 
 
 def run(args: argparse.Namespace) -> int:
@@ -268,14 +304,16 @@ def run(args: argparse.Namespace) -> int:
             r = _run_mode(args, mode)
             line = (
                 f"{mode:6s} streams={r['streams']} window={r['window_s']}s events/s={r['events_per_s']} "
-                f"sim_cpu={r['sim_cpu_share']:.0%} events/sim-cpu-s={r['events_per_sim_cpu_s']} "
+                f"sim_cpu={r['sim_cpu_share']:.0%} (kernel {r['sim_kernel_share']:.0%}) events/sim-cpu-s={r['events_per_sim_cpu_s']} "
                 f"client_cpu={r['client_cpu_share']:.0%}"
             )
             if mode == "exact":
                 lat = r["lateness_us"]
                 line += (
-                    f" target/s={r['target_events_per_s']} lateness_us p50={lat['p50']} p99={lat['p99']} "
-                    f"max={lat['max']} (n={lat['count']})"
+                    f" target/s={r['target_events_per_s']} |lateness|_us p50={lat['abs_p50']} "
+                    f"p99={lat['abs_p99']} max={lat['abs_max']} late={lat['late_share']:.0%} "
+                    f"late_max={lat['late_max']} early_max={lat['early_max']} "
+                    f"within_200us={lat['within_200us']:.3%} (n={lat['count']})"
                 )
             print(line, flush=True)
             if args.json:

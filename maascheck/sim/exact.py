@@ -35,9 +35,15 @@ from maascheck.sim.stats import Stats
 SPIN_NS = 1_500_000
 """Fallback only: how long before a due time the scheduler stops sleeping and starts spinning."""
 
-SPIN_AHEAD_NS = 25_000
-"""After a wake, an event due within this long is waited for by spinning: cheaper than another wake
-(epoll return, callback, timerfd re-arm: ~15-20 us of CPU here) and exact."""
+WINDOW_NS = 50_000
+"""A wake also serves every event due within this long: early by less than this, instead of another
+wake (epoll return, callback, timerfd re-arm) for each."""
+
+LEAD_INIT_NS = 30_000
+"""Initial estimate of the wake latency (timer expiry to callback); it adapts to the measured one."""
+
+LEAD_MAX_NS = WINDOW_NS
+"""Latency samples are capped here: a callback delayed by a busy loop must not pull wakes far early."""
 
 GC_BOUND = 2_000_000
 """Collect anyway once this many container objects were allocated (net) since the last collection."""
@@ -109,7 +115,8 @@ class ExactScheduler:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._timer: TimerFd | None = None
-        self._armed_ns = 0  # the due time the timerfd is armed for (0: disarmed)
+        self._armed_ns = 0  # the wake time the timerfd is armed for (0: disarmed)
+        self.lead_ns = LEAD_INIT_NS  # running estimate of the wake latency; timers are armed this early
         self._gc_was_enabled = False
 
     def start(self) -> None:
@@ -144,9 +151,10 @@ class ExactScheduler:
         heapq.heappush(self.heap, (job.due_ns, next(self._counter), job))
         self.stats.running = len(self.heap)
         if self._timer is not None:
-            if not self._armed_ns or job.due_ns < self._armed_ns:
-                self._armed_ns = job.due_ns
-                self._timer.arm(job.due_ns)
+            wake_ns = job.due_ns - self.lead_ns
+            if not self._armed_ns or wake_ns < self._armed_ns:
+                self._armed_ns = wake_ns
+                self._timer.arm(wake_ns)
         else:
             self._wake.set()
 
@@ -154,29 +162,45 @@ class ExactScheduler:
         timer = self._timer
         if timer is None:
             return
+        if self._armed_ns:  # learn the wake latency: how long after the armed time this callback ran
+            seen = min(time.perf_counter_ns() - self._armed_ns, LEAD_MAX_NS)
+            self.lead_ns += (max(seen, 0) - self.lead_ns) >> 4
         self._armed_ns = 0
-        self._emit_due(SPIN_AHEAD_NS)
-        if self.heap:  # re-arming resets the expiration count, so the fd needs no read(2)
-            self._armed_ns = self.heap[0][0]
+        heap = self.heap
+        if heap and heap[0][0] <= time.perf_counter_ns() + WINDOW_NS:
+            self._emit_due(WINDOW_NS)
+        if heap:  # re-arming resets the expiration count, so the fd needs no read(2)
+            self._armed_ns = heap[0][0] - self.lead_ns
             timer.arm(self._armed_ns)
         else:
             timer.disarm()
 
-    def _emit_due(self, spin_ahead_ns: int = 0) -> None:
-        """Write every event whose due time has come; spin for one due within `spin_ahead_ns`."""
-        heap, perf_ns, late = self.heap, time.perf_counter_ns, self.stats.late
+    def _emit_due(self, window_ns: int = 0) -> None:
+        """Write every event due by `window_ns` from now (so one wake serves every stream due then)."""
+        heap, perf_ns, late, counter = self.heap, time.perf_counter_ns, self.stats.late, self._counter
         itl, ttft = self.itl_ns, self.ttft_ns
-        while heap and heap[0][0] <= perf_ns() + spin_ahead_ns:
-            while heap[0][0] > perf_ns():
-                pass
-            due, _, job = heapq.heappop(heap)
+        replace, pop = heapq.heapreplace, heapq.heappop
+        horizon = perf_ns() + window_ns
+        while heap and (entry := heap[0])[0] <= horizon:
+            job = entry[2]
             if job.cancelled:
+                pop(heap)
                 continue
             finished = job.step() if job.safe else run_step(job)
-            late(perf_ns() - due)
-            if not finished:
+            now = perf_ns()
+            late(now - entry[0])
+            horizon = now + window_ns
+            if heap[0] is not entry:  # the step started another job (a pipelined request): take ours out
+                heap.remove(entry)
+                heapq.heapify(heap)
+                if not finished:
+                    job.due_ns = job.received_ns + ttft + job.k * itl
+                    heapq.heappush(heap, (job.due_ns, next(counter), job))
+            elif finished:
+                pop(heap)
+            else:
                 job.due_ns = job.received_ns + ttft + job.k * itl
-                heapq.heappush(heap, (job.due_ns, next(self._counter), job))
+                replace(heap, (job.due_ns, next(counter), job))
         self.stats.running = len(heap)
         pending = gc.get_count()[0]
         if pending > GC_BOUND or (not heap and pending > GC_IDLE_MIN):

@@ -29,7 +29,7 @@ def test_faithful_simulator_passes_under_openai_within_the_request_budget() -> N
     result = run_against()
     got = outcomes(result)
     assert {rid for rid, o in got.items() if o != "passed"} == {"PARAM-013"}, got  # no repetition_penalty
-    assert len(got) == 18
+    assert len(got) == 19
     assert result.requests_made <= REQUEST_CEILING
 
 
@@ -59,6 +59,7 @@ def test_taichu_passes_its_own_profile() -> None:
         "PARAM-013",
         "PARAM-020",
         "PARAM-023",
+        "PARAM-025",
     }
     assert set(got.values()) == {"passed", "skipped"}
 

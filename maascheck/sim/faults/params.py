@@ -149,6 +149,22 @@ def _min_limit_plus_one(view: RequestView) -> RequestView | None:
     return _rewrite(view, **changes) if changes else None
 
 
+def _completes_character(body: dict[str, Any], view: RequestView) -> dict[str, Any]:
+    """A one-token answer to a prompt holding a non-BMP character is that character, generated as 3 tokens."""
+    limits = [view.json.get(k) for k in ("max_tokens", "max_completion_tokens")] if view.json else []
+    text = json.dumps(view.json.get("messages"), ensure_ascii=False) if view.json else ""
+    wide = next((ch for ch in text if ord(ch) > 0xFFFF), None)
+    if view.endpoint != "chat" or 1 not in limits or wide is None or "error" in body:
+        return body
+    usage = body.get("usage")
+    if isinstance(usage, dict) and isinstance(usage.get("prompt_tokens"), int):
+        body["usage"] = {**usage, "completion_tokens": 3, "total_tokens": usage["prompt_tokens"] + 3}
+    for choice in body.get("choices") or []:
+        if isinstance(choice.get("message"), dict):
+            choice["message"]["content"] = wide
+    return body
+
+
 def _drop_seed(view: RequestView) -> RequestView | None:
     value = _field(view, "seed")
     if _integer(value) and -INT64 <= value < INT64:
@@ -253,6 +269,12 @@ for _fault in (
         "max_tokens / max_completion_tokens 1 generates 2 tokens",
         ("PARAM-023",),
         on_request=_min_limit_plus_one,
+    ),
+    Fault(
+        "params-limit-completes-character",
+        "max_tokens 1 meeting a multi-byte character generates 3 tokens to complete it (llama-cpp-python)",
+        ("PARAM-025",),
+        on_body=_completes_character,
     ),
     Fault(
         "params-seed-ignored",
