@@ -153,13 +153,22 @@ def shown(value: Any) -> str:
     return json.dumps(value)
 
 
-def table(judgements: Iterable[Judgement]) -> str:
+def sent_value(j: Judgement, param: str | None) -> str:
+    """The value as the request carried it in `param`; a count case (stop) is sent as that many strings."""
+    sent = j.exchange.request_json
+    v = sent.get(param) if isinstance(sent, dict) and param else None
+    if isinstance(v, list) and isinstance(j.case.value, int) and len(v) == j.case.value:
+        return f"[{len(v)} strings]"
+    return shown(j.case.value)
+
+
+def table(judgements: Iterable[Judgement], param: str | None = None) -> str:
     """The wrongly judged values as a fixed-width table: value, why, expected, received."""
     rows = [("value", "case", "expected", "received")]
     for j in judgements:
         expected = "accepted (2xx)" if j.case.expected_inside else "rejected with 4xx (400 preferred)"
         said = j.detail if j.outcome in (Outcome.ACCEPTED, Outcome.REJECTED) else f"{j.outcome}: {j.detail}"
-        rows.append((_short(shown(j.case.value), 28), j.case.why, expected, said))
+        rows.append((_short(sent_value(j, param), 28), j.case.why, expected, said))
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     return "\n".join("  " + "  ".join(r[i].ljust(widths[i]) for i in range(3)) + "  " + r[3] for r in rows)
 
@@ -396,6 +405,8 @@ def check_range(ctx: RuleContext, spec: ParamSpec) -> None:
         judgements.append(classify(case, ex))
     documented = f"range {interval(rng)}" if rng is not None else "values true and false"
     valid = f"every {rng.kind} in {interval(rng)}" if rng is not None else "true and false"
+    if rng is not None and spec.range_name.endswith("_count"):
+        valid = f"{interval(rng)} {spec.param} strings (an array of that many)"
     wrong = [j for j in judgements if j.correct is False]
     if wrong:
         ctx.used[:] = [j.exchange for j in wrong]  # evidence: the exchanges that show the wrong answers
@@ -403,18 +414,18 @@ def check_range(ctx: RuleContext, spec: ParamSpec) -> None:
         raise Violation(
             f"{spec.param}: {len(wrong)} of {len(judgements)} values answered wrongly for the documented "
             f"{documented} (profile {ctx.profile.name!r}; {rng.source if rng else spec.source}):\n"
-            f"{table(wrong)}\nFix: accept {valid}; answer 400 with error.param {spec.param!r} for any other "
-            f"value (out of range or of another JSON type).{note}",
+            f"{table(wrong, spec.param)}\nFix: accept {valid}; answer 400 with error.param {spec.param!r} for "
+            f"any other value (out of range or of another JSON type).{note}",
             expected=[
                 {
-                    "value": shown(j.case.value),
+                    "value": sent_value(j, spec.param),
                     "case": j.case.why,
                     "expected": "accepted" if j.case.expected_inside else "rejected with 4xx",
                 }
                 for j in wrong
             ],
             received=[
-                {"value": shown(j.case.value), "outcome": str(j.outcome), "detail": j.detail} for j in wrong
+                {"value": sent_value(j, spec.param), "outcome": str(j.outcome), "detail": j.detail} for j in wrong
             ],
             where=f"POST {spec.path} body.{spec.param}",
         )

@@ -40,10 +40,13 @@ WINDOW_NS = 50_000
 wake (epoll return, callback, timerfd re-arm) for each."""
 
 LEAD_INIT_NS = 30_000
-"""Initial estimate of the wake latency (timer expiry to callback); it adapts to the measured one."""
+"""How long before the first due time the timer is armed at first (the wake latency, expiry to callback)."""
 
-LEAD_MAX_NS = WINDOW_NS
-"""Latency samples are capped here: a callback delayed by a busy loop must not pull wakes far early."""
+LEAD_MAX_NS = 150_000
+"""The lead never exceeds this (waking from a long idle costs a VM ~100 us; more is interference)."""
+
+LEAD_GAIN_SHIFT = 3
+"""Each wake moves the lead by 1/8 of its first event's lateness (clamped to the window)."""
 
 GC_BOUND = 2_000_000
 """Collect anyway once this many container objects were allocated (net) since the last collection."""
@@ -162,24 +165,31 @@ class ExactScheduler:
         timer = self._timer
         if timer is None:
             return
-        if self._armed_ns:  # learn the wake latency: how long after the armed time this callback ran
-            seen = min(time.perf_counter_ns() - self._armed_ns, LEAD_MAX_NS)
-            self.lead_ns += (max(seen, 0) - self.lead_ns) >> 4
         self._armed_ns = 0
         heap = self.heap
-        if heap and heap[0][0] <= time.perf_counter_ns() + WINDOW_NS:
-            self._emit_due(WINDOW_NS)
+        first = self._emit_due(WINDOW_NS)
+        if first is not None:  # steer the first event of a wake onto its due time: late -> wake earlier
+            lead = self.lead_ns + (max(-WINDOW_NS, min(first, WINDOW_NS)) >> LEAD_GAIN_SHIFT)
+            self.lead_ns = max(0, min(lead, LEAD_MAX_NS))
         if heap:  # re-arming resets the expiration count, so the fd needs no read(2)
-            self._armed_ns = heap[0][0] - self.lead_ns
-            timer.arm(self._armed_ns)
+            due = heap[0][0]
+            wake = due - self.lead_ns
+            if wake <= time.perf_counter_ns():  # woke too early for it: come back when it is in the window
+                wake = due - WINDOW_NS
+            self._armed_ns = wake
+            timer.arm(wake)
         else:
             timer.disarm()
 
-    def _emit_due(self, window_ns: int = 0) -> None:
-        """Write every event due by `window_ns` from now (so one wake serves every stream due then)."""
+    def _emit_due(self, window_ns: int = 0) -> int | None:
+        """Write every event due by `window_ns` from now (one wake serves every stream due by then).
+
+        Returns the lateness of the first event written (None: none was due).
+        """
         heap, perf_ns, late, counter = self.heap, time.perf_counter_ns, self.stats.late, self._counter
         itl, ttft = self.itl_ns, self.ttft_ns
         replace, pop = heapq.heapreplace, heapq.heappop
+        first: int | None = None
         horizon = perf_ns() + window_ns
         while heap and (entry := heap[0])[0] <= horizon:
             job = entry[2]
@@ -189,6 +199,8 @@ class ExactScheduler:
             finished = job.step() if job.safe else run_step(job)
             now = perf_ns()
             late(now - entry[0])
+            if first is None:
+                first = now - entry[0]
             horizon = now + window_ns
             if heap[0] is not entry:  # the step started another job (a pipelined request): take ours out
                 heap.remove(entry)
@@ -205,6 +217,7 @@ class ExactScheduler:
         pending = gc.get_count()[0]
         if pending > GC_BOUND or (not heap and pending > GC_IDLE_MIN):
             gc.collect()  # idle (or overdue): the moment a collection delays nothing (or least)
+        return first
 
     async def _run_fallback(self) -> None:
         loop = asyncio.get_running_loop()
