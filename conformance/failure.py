@@ -23,9 +23,9 @@ def failure_text(result: RuleResult) -> str:
         if ev.get("where"):
             lines.append(f"Where: {ev['where']}")
     lines.append(f"Source: {r.source}")
-    curls: dict[str, str] = {}  # a retried attempt repeats its retry's curl line: shown once
+    curls: dict[str, str] = {}  # a retried attempt repeats its retry's curl line: shown once, named by the retry
     for ex in ev.get("exchanges", []):
-        curls.setdefault(ex["curl"], ex["probe"])
+        curls[ex["curl"]] = ex["probe"]
     for curl, probe in list(curls.items())[:3]:
         lines.append(f"Reproduce ({probe}): {curl}")
     return "\n".join(lines)

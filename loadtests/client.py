@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from time import perf_counter_ns
 from urllib.parse import urlsplit
 
+from greenlet import GreenletExit
+
 from maascheck.errors import ConfigError
 
 RECV_SIZE = 65536
@@ -32,7 +34,7 @@ MAX_ERROR_BODY = 65536
 class StreamResult:
     """What one streamed request produced on the wire (times in `perf_counter_ns`)."""
 
-    transport: str  # "complete" | "truncated" | "timeout" | "connect_error" | "http_error"
+    transport: str  # "complete" | "truncated" | "timeout" | "connect_error" | "http_error" | "cancelled"
     t_send_ns: int
     status: int | None = None
     error: str | None = None
@@ -42,6 +44,14 @@ class StreamResult:
     events: list[bytes] = field(default_factory=list)
     body: bytes = b""  # the error body (status >= 400), kept raw
     recvs: int = 0  # number of recv calls that returned data (for CPU accounting)
+
+
+class StreamCancelled(GreenletExit):
+    """The request's greenlet was killed mid-stream (the run stopped); `result` holds what had arrived."""
+
+    def __init__(self, result: StreamResult) -> None:
+        super().__init__()
+        self.result = result
 
 
 class _Closed(Exception):
@@ -153,6 +163,11 @@ class StreamClient:
             res.error = "connection closed before the response ended"
         except (OSError, ValueError) as exc:
             res.transport, res.error = "truncated", _describe(exc)
+        except GreenletExit:  # the run stopped mid-stream: hand back the events framed so far
+            self.close()
+            res.transport, res.error = "cancelled", "the run stopped while this request was in flight"
+            res.t_end_ns = perf_counter_ns()
+            raise StreamCancelled(res) from None
         res.t_end_ns = perf_counter_ns()
         if not keep:
             self.close()

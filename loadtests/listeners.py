@@ -1,8 +1,10 @@
 """Locust event listeners: set up each process, stop the run, ship records to the master, write results.
 
-Roles: *local* (one process), *worker* (runs users, writes `requests-<worker>.jsonl`, ships raw records
-to the master with every `report_to_master` and a final `maascheck_final` message on stop), *master*
-(merges the records into `requests.jsonl` as they arrive and writes `results.json` on quit).
+Roles: *local* (one process), *worker* (runs users, writes `requests-<worker>.jsonl`, ships its records
+as one batch of JSONL bytes with every `report_to_master` (every 3 s) and a final `maascheck_final`
+message on stop), *master* (merges the records into `requests.jsonl` as they arrive and writes
+`results.json` on quit). Processes that generate load run under `loadtests.gcpolicy.GcPolicy` and
+flush their buffered records once a second, at test stop and on quit (SIGINT/SIGTERM included).
 A worker that never sends its final message is reported as lost; its records received so far (and
 those in its local file, when the master can read it) are kept.
 """
@@ -23,7 +25,7 @@ from locust.runners import MasterRunner, WorkerRunner
 
 from loadtests.options import Settings, add_locust_arguments, settings_from
 from loadtests.pacing import Pacer
-from loadtests.recorder import JsonlWriter, RecordSink, read_jsonl
+from loadtests.recorder import JsonlWriter, RecordSink, decode_lines, encode, read_jsonl
 from loadtests.results import build_results
 from loadtests.runtime import ATTR, Budget, Runtime, runtime_of
 from loadtests.tokens import load_counter
@@ -33,6 +35,7 @@ from maascheck.secrets import read_api_key
 log = logging.getLogger("maascheck.load")
 SATURATED_CPU_PERCENT = 90.0
 LAG_WARN_MS = 100.0
+HOUSEKEEPING_S = 1.0
 
 
 def register() -> None:
@@ -109,10 +112,22 @@ def _on_test_start(environment: Any, **_kw: Any) -> None:
             seed=s.workload.seed * 7919 + index,
         )
     setattr(environment, ATTR, rt)
+    if role != "master":  # processes that generate load: no automatic GC pauses, buffered records
+        rt.gc.start()
+        gevent.spawn(_housekeeping, rt)
     if role == "worker":
         gevent.spawn(_watch_quota, environment, rt)
     else:
         gevent.spawn(_control, environment, rt)
+
+
+def _housekeeping(rt: Runtime) -> None:
+    """Once a second: write buffered records out and run the explicit young-generation collection."""
+    while rt.gc.active:
+        gevent.sleep(HOUSEKEEPING_S)
+        if rt.sink is not None and rt.sink.writer is not None:
+            rt.sink.writer.flush_if_due()
+        rt.gc.step()
 
 
 def _watch_quota(environment: Any, rt: Runtime) -> None:
@@ -149,11 +164,13 @@ def _on_report_to_master(environment: Any, data: dict[str, Any]) -> None:
         data["maascheck_records"] = rt.sink.take_outbox()
 
 
-def _master_accept(rt: Runtime, records: list[dict[str, Any]]) -> None:
+def _master_accept(rt: Runtime, batch: bytes) -> None:
+    """Master: merge a worker's batch of JSONL lines into requests.jsonl and count them per worker."""
     if rt.sink is None:
         return
-    for r in records:
-        rt.sink.add(r)
+    lines = [line for line in batch.splitlines() if line.strip()]
+    for line, r in zip(lines, decode_lines(lines), strict=False):
+        rt.sink.add_line(line + b"\n")
         w = rt.workers.setdefault(r["worker"], {"id": r["worker"], "requests": 0, "lost": True})
         w["requests"] += 1
 
@@ -168,7 +185,7 @@ def _on_final(environment: Any, msg: Any, **_kw: Any) -> None:
     rt = getattr(environment, ATTR, None)
     if not isinstance(rt, Runtime):
         return
-    _master_accept(rt, msg.data.get("records") or [])
+    _master_accept(rt, msg.data.get("records") or b"")
     summary = msg.data["summary"]
     w = rt.workers.setdefault(summary["id"], {"id": summary["id"], "requests": 0})
     w.update({k: v for k, v in summary.items() if k != "requests"}, lost=False, final=True)
@@ -184,7 +201,10 @@ def _on_done(environment: Any, msg: Any, **_kw: Any) -> None:
 
 def _on_test_stop(environment: Any, **_kw: Any) -> None:
     rt = getattr(environment, ATTR, None)
-    if not isinstance(rt, Runtime) or rt.role != "worker" or rt.sink is None:
+    if not isinstance(rt, Runtime) or rt.sink is None:
+        return
+    rt.sink.flush()  # users are stopped by now: cancelled requests are recorded
+    if rt.role != "worker":
         return
     environment.runner.send_message(
         "maascheck_final", {"records": rt.sink.take_outbox(), "summary": rt.cpu_summary()}
@@ -193,7 +213,12 @@ def _on_test_stop(environment: Any, **_kw: Any) -> None:
 
 def _on_quitting(environment: Any, **_kw: Any) -> None:
     rt = getattr(environment, ATTR, None)
-    if not isinstance(rt, Runtime) or rt.role == "worker" or rt.sink is None:
+    if not isinstance(rt, Runtime) or rt.sink is None:
+        return
+    rt.gc.stop()
+    if rt.role == "worker":
+        if rt.sink.writer is not None:
+            rt.sink.writer.close()
         return
     if rt.role == "master":
         _recover_unreported(environment, rt)
@@ -217,7 +242,7 @@ def _recover_unreported(environment: Any, rt: Runtime) -> None:
         if w.get("final"):
             continue
         extra = [r for r in read_jsonl(rt.report_dir / f"requests-{wid}.jsonl") if r.get("rid") not in seen]
-        _master_accept(rt, extra)
+        _master_accept(rt, b"".join(encode(r) for r in extra))
         w["recovered_from_file"] = len(extra)
 
 
@@ -256,7 +281,9 @@ def client_block(rt: Runtime, records: list[dict[str, Any]], doc_load: dict[str,
                 f"worker {w['id']} sent no final report (lost or stopped early); "
                 f"kept {w.get('requests', 0)} of its records"
             )
+    pauses = [w["gc_max_pause_ms"] for w in summaries if "gc_max_pause_ms" in w]
     return {
+        "gc_max_pause_ms": max(pauses) if pauses else None,
         "cpu_s": round(cpu, 4),
         "cpu_percent": round(max(per_core), 2) if per_core else None,
         "cpu_ms_per_1000_chunks": round(cpu * 1e3 / (chunks / 1000), 3) if chunks else None,

@@ -23,9 +23,10 @@ Definitions (times from `perf_counter_ns`; each event is stamped at the arrival 
 - **Output tokens**: `usage.completion_tokens` (source "usage") when the usage chunk came, else the sum
   of per-chunk counts ("chunk_usage" / "tokenizer"), else the number of token chunks ("chunks").
   `token_mismatch` = usage - chunk-derived count when both are known.
-- **Outcome** (first that applies): connect_error, timeout, http_error (status >= 400), stream_error
-  (an in-stream error event), truncated (connection closed before the body ended), no_done (the body
-  ended without `data: [DONE]`), ok.
+- **Outcome** (first that applies): connect_error, timeout, http_error (status >= 400), cancelled
+  (the run stopped while the request was in flight; not a failure), stream_error (an in-stream error
+  event), truncated (connection closed before the body ended), no_done (the body ended without
+  `data: [DONE]`), ok.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ def _ms(delta_ns: int) -> float:
 
 def outcome_of(result: StreamResult, chunks: list[Chunk]) -> tuple[str, str | None]:
     """Classify the exchange; returns (outcome, error text)."""
-    if result.transport in ("connect_error", "timeout", "http_error"):
+    if result.transport in ("connect_error", "timeout", "http_error", "cancelled"):
         return result.transport, result.error
     for c in chunks:
         if c.kind == "error":
@@ -85,12 +86,15 @@ def request_record(
     counter: TokenCounter | None = None,
     t0_ns: int = 0,
     intended_ns: int | None = None,
+    chunks: list[Chunk] | None = None,
 ) -> dict[str, Any]:
     """Compute one request's metrics (the measurement part of a `requests.jsonl` record).
 
-    `t0_ns` is the run's zero (for `start_s`); `intended_ns` the open-loop intended send time.
+    `t0_ns` is the run's zero (for `start_s`); `intended_ns` the open-loop intended send time;
+    `chunks` the already parsed events (parsed here when None).
     """
-    chunks = parse_stream(result.events, result.event_times_ns)
+    if chunks is None:
+        chunks = parse_stream(result.events, result.event_times_ns)
     outcome, error = outcome_of(result, chunks)
     send = result.t_send_ns
     token_chunks = [c for c in chunks if c.is_token]

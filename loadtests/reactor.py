@@ -4,13 +4,15 @@
 failed non-blocking `recv` (EAGAIN), an io-watcher start/stop and two greenlet switches (user -> hub
 -> user) before the successful `recv`. Here the user greenlet only sends the request and then sleeps
 on a `gevent.hub.Waiter`; the socket gets a libev io watcher whose callback runs *inside the hub*
-when the socket is readable: one `recv_into`, one `perf_counter_ns`, incremental chunked decoding and
-SSE framing (`loadtests.client._Framer`), no greenlet switch per chunk. The waiting user is switched
-to once, when the response has ended (or failed, or timed out).
+when the socket is readable: one `recv`, one `perf_counter_ns`, and the bytes are stored with their
+arrival time (a chunked body is de-chunked only when its last bytes look like the end). No greenlet
+switch and no parsing per chunk. The waiting user is switched to once, when the response has ended
+(or failed, or timed out); SSE events are then framed in one pass (`loadtests.framing`).
 
-Timestamps: the callback reads the clock right after `recv_into` returned, so each event gets the
+Timestamps: the callback reads the clock right after `recv` returned, so each event gets the
 arrival time of the read that delivered its first byte, as in `StreamClient` (AIPerf's first-byte
-rule, `/work/shared/notes/load-metrics.md` §8).
+rule, `/work/shared/notes/load-metrics.md` §8). If the user's greenlet is killed mid-stream (the run
+stopped), `StreamCancelled` carries what had arrived, with transport "cancelled".
 
 Plain HTTP only: HTTPS endpoints use `StreamClient` (`open_client` picks). Results are the same
 `StreamResult`s, with the same outcome rules (connect_error, timeout, http_error, truncated, complete).
@@ -26,12 +28,14 @@ from typing import Any
 import gevent
 import gevent.socket
 from gevent.hub import Waiter
+from greenlet import GreenletExit
 
 from loadtests.client import (
     MAX_ERROR_BODY,
     MAX_HEADER_BYTES,
     RECV_SIZE,
     Endpoint,
+    StreamCancelled,
     StreamClient,
     StreamResult,
     _describe,
@@ -218,8 +222,6 @@ class ReactorClient:
         self._header_block = "".join(f"{k}: {v}\r\n" for k, v in fixed.items()).encode("latin-1")
         self._sock: Any = None  # a raw `_socket.socket`, non-blocking
         self._watcher: Any = None
-        self._buf = bytearray(RECV_SIZE)
-        self._view = memoryview(self._buf)
         self._ex: _Exchange | None = None
         self._waiter: Waiter[StreamResult] | None = None
 
@@ -268,7 +270,7 @@ class ReactorClient:
             self.close()
             res.transport, res.error, res.t_end_ns = "connect_error", _describe(exc), perf_counter_ns()
             return res
-        self._ex = _Exchange(res)
+        ex = self._ex = _Exchange(res)
         waiter: Waiter[StreamResult] = Waiter()
         self._waiter = waiter
         loop = gevent.get_hub().loop
@@ -278,6 +280,13 @@ class ReactorClient:
         self._watcher.start(self._on_readable)
         try:
             waiter.get()
+        except GreenletExit:  # the run stopped mid-stream: hand back what arrived, then let the kill proceed
+            if self._ex is ex:
+                ex.end()
+            self.close()
+            res.transport, res.error = "cancelled", "the run stopped while this request was in flight"
+            res.t_end_ns = perf_counter_ns()
+            raise StreamCancelled(res) from None
         finally:
             timer.stop()
             timer.close()
@@ -310,43 +319,42 @@ class ReactorClient:
             self.close()
         waiter.switch(ex.res)
 
+    def _fail(self, ex: _Exchange, transport: str, error: str) -> None:
+        ex.res.transport, ex.res.error = transport, error
+        ex.end()
+        self._finish(False)
+
     def _on_readable(self) -> None:
+        """The hot path: one `recv` and one clock read per wake-up; the bytes are only stored."""
         ex = self._ex
         if ex is None:
             return
         try:
-            n = self._sock.recv_into(self._buf)
+            data = self._sock.recv(RECV_SIZE)
         except BlockingIOError:
             return
         except OSError as exc:
-            ex.res.transport, ex.res.error = "truncated", _describe(exc)
-            self._finish(False)
+            self._fail(ex, "truncated", _describe(exc))
             return
         t = perf_counter_ns()
-        if n == 0:
-            if not ex.eof():
-                ex.res.transport = "truncated"
-                ex.res.error = "connection closed before the response ended"
-            self._finish(False)
+        if not data:
+            if ex.eof():
+                self._finish(False)
+            else:
+                self._fail(ex, "truncated", "connection closed before the response ended")
             return
-        ex.res.recvs += 1
         try:
-            done = ex.feed(bytes(self._view[:n]), t)
+            done = ex.feed(data, t)
         except ValueError as exc:  # malformed head or chunk size
-            ex.res.transport, ex.res.error = "truncated", _describe(exc)
-            self._finish(False)
+            self._fail(ex, "truncated", _describe(exc))
             return
         if done:  # an error body cut at MAX_ERROR_BODY leaves unread bytes: that connection cannot be reused
             self._finish(ex.keep and not (ex.error_body and ex.total >= MAX_ERROR_BODY))
 
     def _on_timeout(self) -> None:
         ex = self._ex
-        if ex is None:
-            return
-        ex.framer.finish()
-        ex.res.transport = "timeout"
-        ex.res.error = f"no complete response within the {self.timeout:g}s timeout"
-        self._finish(False)
+        if ex is not None:
+            self._fail(ex, "timeout", f"no complete response within the {self.timeout:g}s timeout")
 
 
 def open_client(

@@ -19,10 +19,14 @@ from loadtests.stats import summarize
 SCHEMA_ID = "maascheck/load-results/1"
 
 
+NOT_FAILED = ("ok", "cancelled")
+"""Outcomes that are not failures: a cancelled request was cut off by the end of the run."""
+
+
 def error_kind(record: dict[str, Any]) -> str | None:
-    """`http_<status>` for HTTP errors, else the outcome name; None for ok requests."""
+    """`http_<status>` for HTTP errors, else the outcome name; None for ok and cancelled requests."""
     outcome = record.get("outcome")
-    if outcome == "ok":
+    if outcome in NOT_FAILED:
         return None
     if outcome == "http_error":
         return f"http_{record.get('status')}"
@@ -60,34 +64,44 @@ def metrics_block(records: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def throughput_block(records: list[dict[str, Any]], window_s: float) -> dict[str, Any]:
-    """Token and request rates over the measured window."""
+    """Token and request rates over the measured window.
+
+    `total_tokens_per_s` is null unless every ok request reported its input tokens (usage): a sum that
+    silently left out the prompts would read as a (wrong) total. Cancelled requests count in neither
+    the goodput nor its denominator.
+    """
     ok = [r for r in records if r["outcome"] == "ok"]
     out_tokens = sum(r.get("output_tokens") or 0 for r in ok)
-    in_tokens = sum(r.get("input_tokens") or 0 for r in ok)
-    goods = [r.get("good") for r in records]
+    inputs = [r.get("input_tokens") for r in ok]
+    in_known = bool(ok) and all(isinstance(n, int) for n in inputs)
+    in_tokens = sum(n for n in inputs if isinstance(n, int))
+    decided = [r for r in records if r["outcome"] != "cancelled"]
+    goods = [r.get("good") for r in decided]
     has_slo = any(g is not None for g in goods)
     n_good = sum(1 for g in goods if g) if has_slo else len(ok)
     w = window_s or math.inf
     return {
         "output_tokens_per_s": round(out_tokens / w, 3),
-        "total_tokens_per_s": round((out_tokens + in_tokens) / w, 3),
+        "total_tokens_per_s": round((out_tokens + in_tokens) / w, 3) if in_known else None,
         "requests_per_s": round(len(ok) / w, 3),
         "goodput_rps": round(n_good / w, 3),
-        "good_fraction": round(n_good / len(records), 4) if records else None,
+        "good_fraction": round(n_good / len(decided), 4) if decided else None,
     }
 
 
 def requests_block(records: list[dict[str, Any]], warmup_excluded: int) -> dict[str, Any]:
-    """Counts by outcome and by error kind."""
+    """Counts by outcome and by error kind; cancelled requests are neither ok nor failed."""
     outcomes = Counter(r["outcome"] for r in records)
     kinds = Counter(k for k in map(error_kind, records) if k)
-    ok = outcomes.get("ok", 0)
+    ok, cancelled = outcomes.get("ok", 0), outcomes.get("cancelled", 0)
+    decided = len(records) - cancelled
     return {
         "total": len(records),
         "ok": ok,
-        "failed": len(records) - ok,
+        "failed": decided - ok,
+        "cancelled": cancelled,
         "warmup_excluded": warmup_excluded,
-        "error_rate": round((len(records) - ok) / len(records), 4) if records else None,
+        "error_rate": round((decided - ok) / decided, 4) if decided else None,
         "by_outcome": dict(sorted(outcomes.items())),
         "errors_by_kind": dict(sorted(kinds.items())),
     }
@@ -118,7 +132,7 @@ def timeseries(records: list[dict[str, Any]], bucket_s: float = 1.0) -> list[dic
         row = rows[min(int(r["end_s"] / bucket_s), n - 1)]
         row["completed"] += 1
         row["output_tokens"] += r.get("output_tokens") or 0
-        row["errors"] += r["outcome"] != "ok"
+        row["errors"] += r["outcome"] not in NOT_FAILED
     return rows
 
 

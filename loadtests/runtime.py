@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from loadtests.gcpolicy import GcPolicy
 from loadtests.metrics import TokenCounter
 from loadtests.options import Settings
 from loadtests.pacing import Pacer
@@ -59,6 +60,7 @@ class Runtime:
     seq: int = 0
     stopped_by: str | None = None
     workers: dict[str, dict[str, Any]] = field(default_factory=dict)  # master: per worker summary
+    gc: GcPolicy = field(default_factory=GcPolicy)
 
     def now(self) -> int:
         """The run clock (perf_counter_ns)."""
@@ -81,6 +83,7 @@ class Runtime:
             "wall_s": round(wall, 4),
             "chunks": sink.chunks if sink else 0,
             "lost": False,
+            **self.gc.summary(),
         }
 
 

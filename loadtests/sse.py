@@ -44,6 +44,8 @@ class Chunk:
 
 def parse_event(raw: bytes, t_ns: int) -> Chunk:
     """Parse one raw event (without its terminating blank line)."""
+    if raw.startswith(b"data: {") and b"\n" not in raw:  # the usual single-line JSON event
+        return _from_json(raw[6:], t_ns, b"")
     data_lines: list[bytes] = []
     event_name = b""
     for line in raw.split(b"\n"):
@@ -66,6 +68,10 @@ def parse_event(raw: bytes, t_ns: int) -> Chunk:
     data = b"\n".join(data_lines)
     if data.strip() == b"[DONE]":
         return Chunk(t_ns, "done")
+    return _from_json(data, t_ns, event_name)
+
+
+def _from_json(data: bytes, t_ns: int, event_name: bytes) -> Chunk:
     try:
         obj = _loads(data)
     except ValueError:
@@ -85,8 +91,15 @@ def _error_text(obj: dict[str, Any]) -> str:
 
 
 def _chunk_from(obj: dict[str, Any], t_ns: int) -> Chunk:
-    chunk = Chunk(t_ns, "data")
     choices = obj.get("choices") or []
+    if obj.get("usage") is None and type(choices) is list and len(choices) == 1:  # a plain content delta
+        choice = choices[0]
+        delta = choice.get("delta") if type(choice) is dict else None
+        if type(delta) is dict and len(delta) == 1 and choice.get("logprobs") is None and "text" not in choice:
+            content = delta.get("content")
+            if type(content) is str:
+                return Chunk(t_ns, "data", content=bool(content), text=content)
+    chunk = Chunk(t_ns, "data")
     texts: list[str] = []
     for choice in choices if isinstance(choices, list) else []:
         if not isinstance(choice, dict):

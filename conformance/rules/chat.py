@@ -88,11 +88,16 @@ def made(ctx: RuleContext, names: Iterable[str]) -> list[Exchange]:
 
 
 def first_made(ctx: RuleContext, names: Iterable[str]) -> list[Exchange]:
-    """Like `made`, but NotApplicable when none of `names` was made."""
-    names = tuple(names)
-    found = made(ctx, names)
+    """Like `made`, but NotApplicable when none of `names` was made, saying why for each."""
+    found: list[Exchange] = []
+    reasons: list[str] = []
+    for name in names:
+        try:
+            found.append(ctx.exchange(name))
+        except NotApplicable as exc:
+            reasons.append(f"{name}: {exc}")
     if not found:
-        raise NotApplicable(f"none of the probes {', '.join(names)} was made")
+        raise NotApplicable("no probe was made (" + "; ".join(reasons) + ")")
     return found
 
 

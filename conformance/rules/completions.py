@@ -21,7 +21,7 @@ from conformance.rules.chat import (
     body_of,
     choices_of,
     each,
-    made,
+    first_made,
     model_for,
     schema_problems,
 )
@@ -64,7 +64,7 @@ def all_documents(ctx: RuleContext) -> list[tuple[Exchange, str, dict[str, Any]]
     def collect(ex: Exchange) -> None:
         out.extend((ex, where, doc) for where, doc in documents(ex))
 
-    each(made(ctx, (*PROBES, "completions-logprobs")), collect)
+    each(first_made(ctx, (*PROBES, "completions-logprobs")), collect)
     return out
 
 

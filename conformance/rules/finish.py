@@ -15,7 +15,7 @@ from typing import Any
 from conformance.exchange import Exchange
 from conformance.probe import Probe, ProbeEnv, probe
 from conformance.rule import Level, NotApplicable, RuleContext, Violation, rule
-from conformance.rules.chat import accepted, body_of, chat_body, choices_of, each, made, message_of, user
+from conformance.rules.chat import accepted, body_of, chat_body, choices_of, each, first_made, message_of, user
 from conformance.rules.stream import choices_by_index, chunks_of, delta_of, finish_reasons, stream_accepted
 from maascheck.profiles import Profile
 
@@ -318,7 +318,7 @@ def finish_tool_calls(ctx: RuleContext) -> None:
     `length` is accepted only when usage shows the limit was reached. (OpenAI itself answers `stop`
     when a named function is forced; the spec's wording is unconditional, so this rule follows it.)
     """
-    each(made(ctx, ("tools", "tools-stream")), _judge_tool_finish)
+    each(first_made(ctx, ("tools", "tools-stream")), _judge_tool_finish)
 
 
 def _judge_tool_finish(ex: Exchange) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 from conformance.exchange import Exchange
 from conformance.probe import Probe, ProbeEnv, probe
 from conformance.rule import Level, NotApplicable, RuleContext, Violation, rule
-from conformance.rules.chat import accepted, body_of, choices_of, each, made, message_of, model_for, user
+from conformance.rules.chat import accepted, body_of, choices_of, each, first_made, made, message_of, model_for, user
 from conformance.rules.stream import choices_by_index, chunks_of, delta_of, stream_accepted
 
 SOURCE = "schemas/reasoning.json (DeepSeek API reasoning_content; vLLM/SGLang/llama.cpp reasoning parsers)"
@@ -82,7 +82,7 @@ probe(
 )
 def no_think_in_content(ctx: RuleContext) -> None:
     """`content` (streamed or not) contains neither `<think>` nor `</think>`: the thinking is parsed out."""
-    each(made(ctx, PROBES), _judge_no_think)
+    each(first_made(ctx, PROBES), _judge_no_think)
 
 
 def _judge_no_think(ex: Exchange) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 from conformance.exchange import Exchange
 from conformance.probe import Probe, ProbeEnv, probe
 from conformance.rule import Level, NotApplicable, RuleContext, Violation, rule
-from conformance.rules.chat import accepted, body_of, chat_body, choices_of, each, made, message_of, user
+from conformance.rules.chat import accepted, body_of, chat_body, choices_of, each, first_made, made, message_of, user
 from conformance.rules.stream import chunks_of, stream_accepted
 
 SPEC_CALL = "openai-openapi.yaml ChatCompletionMessageToolCall l.31004"
@@ -190,7 +190,7 @@ def tool_call_shape(ctx: RuleContext) -> None:
 )
 def tool_call_name(ctx: RuleContext) -> None:
     """Every called function name (message or first stream fragment) is one of the request's `tools`."""
-    each(made(ctx, ("tools", "tools-stream")), _judge_names)
+    each(first_made(ctx, ("tools", "tools-stream")), _judge_names)
 
 
 def _judge_names(ex: Exchange) -> None:

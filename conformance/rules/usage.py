@@ -125,6 +125,12 @@ def usage_total(ctx: RuleContext) -> None:
             )
 
 
+def _limit_field(ex: Exchange) -> str:
+    """Which limit field the request set (max_completion_tokens wins over max_tokens, as in `limit_of`)."""
+    body = ex.request_json if isinstance(ex.request_json, dict) else {}
+    return "max_completion_tokens" if type(body.get("max_completion_tokens")) is int else "max_tokens"
+
+
 @rule(
     "USAGE-003",
     Level.MUST,
@@ -142,8 +148,9 @@ def usage_within_limit(ctx: RuleContext) -> None:
         bound = limit * requested_n(ex)
         if used > bound:
             raise Violation(
-                f"probe {ex.probe}: completion_tokens {used} exceeds the request's limit {limit} x "
-                f"n={requested_n(ex)}",
+                f"probe {ex.probe}: usage.completion_tokens {used} exceeds the request's limit "
+                f"{_limit_field(ex)}={limit} x n={requested_n(ex)} = {bound}: the limit was not applied. "
+                "Fix: stop generating at the limit (finish_reason 'length') and count what was generated.",
                 expected=f"<= {bound}",
                 received=used,
                 where=where,

@@ -304,7 +304,8 @@ def run(args: argparse.Namespace) -> int:
             r = _run_mode(args, mode)
             line = (
                 f"{mode:6s} streams={r['streams']} window={r['window_s']}s events/s={r['events_per_s']} "
-                f"sim_cpu={r['sim_cpu_share']:.0%} (kernel {r['sim_kernel_share']:.0%}) events/sim-cpu-s={r['events_per_sim_cpu_s']} "
+                f"sim_cpu={r['sim_cpu_share']:.0%} (kernel {r['sim_kernel_share']:.0%}) "
+                f"events/sim-cpu-s={r['events_per_sim_cpu_s']} "
                 f"client_cpu={r['client_cpu_share']:.0%}"
             )
             if mode == "exact":

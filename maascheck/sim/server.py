@@ -173,6 +173,8 @@ class Connection(asyncio.Protocol):
         if self.busy or not self.pending or self.closed:
             return
         req = self.pending.popleft()
+        if self.app.exact is not None:  # handling blocks the loop ~0.1-0.3 ms: send what falls due first
+            self.app.exact.before_request()
         self.busy = True
         self.keep_alive = self.keep_alive and req.keep_alive
         try:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import pytest
 
+from conformance import rules
 from conformance.client import Recorder, Timeouts
 from conformance.evidence import render_attempts
 from conformance.exchange import Exchange
+from conformance.failure import failure_text
 from conformance.options import RunOptions
-from conformance.runner import Suite
+from conformance.rule import RULES
+from conformance.runner import RuleResult, Suite
 from maascheck.profiles import load_profile
 from maascheck.secrets import Redactor
 from tests.conformance.keepalive_server import DROP, PARTIAL, RESET, Step, keepalive_response, keepalive_serving
@@ -96,3 +99,13 @@ def test_suite_counts_the_retry_against_the_budget() -> None:
             suite.close()
     assert retried.status == 200 and retried.prior_attempt is not None
     assert suite.budget.used == 3  # two requests asked for, plus the retry the endpoint also received
+
+
+def test_failure_text_reproduces_a_retried_request_once() -> None:
+    rules.load_all()
+    _, second, _ = two_requests([[FIRST, RESET]])
+    shown = render_attempts(second, Redactor(["k"]))
+    evidence = {"expected": 400, "received": 200, "where": "POST /chat/completions", "exchanges": shown}
+    text = failure_text(RuleResult(RULES["ERR-002"], "failed", message="m", evidence=evidence))
+    reproduce = [line for line in text.splitlines() if line.startswith("Reproduce")]
+    assert len(reproduce) == 1 and reproduce[0].startswith("Reproduce (second): curl ")
