@@ -3,13 +3,14 @@
 Run as ``python -m loadtests.benchdriver KIND URL MODEL STREAMS WARMUP SECONDS TOKENS STAGGER KEY OUT``
 (the bench starts it pinned to one core). Kinds:
 
-- ``ours``: `loadtests.reactor.ReactorClient` with the Locust user's whole per-request path: body
-  building, `request_record` (JSON parsing and metrics), two `events.request` fires into a Locust
-  `Environment`'s stats, and the JSONL line of the record sink (written to /dev/null).
+- ``ours``: the real Locust path: `loadtests.users.ChatUser`s spawned by a Locust `LocalRunner` with
+  maascheck's listeners, as `maascheck load` runs them (GC policy, sliced parsing, metrics, one
+  request event per request, buffered JSONL in a temporary report dir, the run controller). The
+  figures are read back from that requests.jsonl (start_s, ttft_ms and icl_ms give each chunk's time).
 - ``reader``: `ReactorClient` alone (token chunk times taken from its framed events, no record):
   the client's own cost, without the per-request metrics work that `ours` adds.
-- ``greenlet``: the same path as ``ours`` on `loadtests.client.StreamClient` (each user's greenlet
-  reads its own socket: the previous design).
+- ``greenlet``: `loadtests.client.StreamClient` (each user's greenlet reads its own socket: the
+  previous design) with per-request metrics and a JSON line, outside Locust.
 - ``httpx``: sync `httpx.Client` under gevent, `iter_lines()`, a timestamp per token line.
 - ``fasthttp``: geventhttpclient `HTTPClient` (what Locust's FastHttpUser wraps), `readline()` framing.
 - ``asyncio``: a minimal raw-socket asyncio Protocol on uvloop, a timestamp per `data_received`
@@ -105,46 +106,95 @@ def _reader(url: str, key: str, body: bytes, run: Run) -> Callable[[], None]:
     return stream
 
 
-def _ours(url: str, key: str, body: bytes, run: Run, reactor: bool) -> Callable[[], None]:
-    from locust.env import Environment
-
+def _greenlet_client(url: str, key: str, body: bytes, run: Run) -> Callable[[], None]:
+    """The previous client (a greenlet per socket) with the old record path: metrics, JSON line."""
     from loadtests.client import Endpoint, StreamClient
     from loadtests.metrics import request_record
-    from loadtests.reactor import ReactorClient
 
-    env = Environment()
-    fire: Callable[..., Any] = env.events.request.fire
     sink = open("/dev/null", "w")  # noqa: SIM115 - lives as long as the process
-    rids = iter(range(1 << 62))
 
     def stream() -> None:
-        ep, headers = Endpoint.parse(url), {"Authorization": f"Bearer {key}"}
-        client = ReactorClient(ep, headers, timeout=30) if reactor else StreamClient(ep, headers, timeout=30)
+        client = StreamClient(Endpoint.parse(url), {"Authorization": f"Bearer {key}"}, timeout=30)
         while run.running():
             res = client.post_stream("/chat/completions", body)
             rec = request_record(res, t0_ns=run.t0_ns)
-            rec = {"rid": f"w0-{next(rids):06d}", "worker": "w0", "scenario": "chat", **rec, "good": None}
             sink.write(json.dumps(rec) + "\n")
-            failed = rec["outcome"] != "ok"
-            if rec["ttft_ms"] is not None:
-                fire(request_type="SSE", name="chat TTFT", response_time=rec["ttft_ms"],
-                     response_length=rec["chunks"], exception=None, context={})  # fmt: skip
-            fire(request_type="SSE", name="chat E2E", response_time=rec["e2e_done_ms"] or 0.0,
-                 response_length=rec["output_tokens"] or 0,
-                 exception=RuntimeError(rec["outcome"]) if failed else None, context={})  # fmt: skip
-            if failed:
+            if rec["outcome"] != "ok":
                 run.failed += 1
                 continue
-            # token chunk times, recovered exactly from the record (send + TTFT + cumulative gaps)
-            t = res.t_send_ns + round(rec["ttft_ms"] * 1e6)
-            times = [t]
-            for gap in rec["icl_ms"]:
-                t += round(gap * 1e6)
-                times.append(t)
-            run.requests.append((res.t_send_ns, times))
+            run.requests.append((res.t_send_ns, _token_times(res.t_send_ns, rec)))
         client.close()
 
     return stream
+
+
+def _token_times(send_ns: int, rec: dict[str, Any]) -> list[int]:
+    """Token chunk times recovered from a record: send + TTFT, then the chunk gaps (0.1 us rounding)."""
+    t = send_ns + round(rec["ttft_ms"] * 1e6)
+    times = [t]
+    for gap in rec["icl_ms"]:
+        t += round(gap * 1e6)
+        times.append(t)
+    return times
+
+
+def _run_ours(url: str, key: str, run: Run, streams: int, stagger: float, model: str, tokens: int) -> None:
+    """The real thing: `ChatUser`s spawned by a Locust LocalRunner with maascheck's listeners.
+
+    Same options as `maascheck load` (GC policy, buffered JSONL to a temporary report dir, one
+    request event per request, run controller); the figures are read back from its requests.jsonl.
+    """
+    import os
+    import tempfile
+    from pathlib import Path
+
+    import gevent
+    import locust
+    from locust.argument_parser import parse_options
+    from locust.env import Environment
+
+    from loadtests import listeners
+    from loadtests.recorder import read_jsonl
+    from loadtests.runtime import ATTR, runtime_of
+    from loadtests.users import ChatUser
+
+    os.environ["MAASCHECK_BENCH_KEY"] = key
+    report_dir = tempfile.mkdtemp(prefix="maascheck-bench-")
+    listeners.register()
+    stop_after = run.warmup_s + run.seconds + 0.5
+    argv = [
+        "--model", model, "--output-tokens", f"fixed:{tokens}", "--input-tokens", "fixed:3",
+        "--stop-after", str(stop_after), "--report-dir", report_dir, "--api-key-env", "MAASCHECK_BENCH_KEY",
+        "--request-timeout", "30", "-u", str(streams),
+    ]  # fmt: skip
+    opts = parse_options(args=argv)
+    env = Environment(user_classes=[ChatUser], host=url, parsed_options=opts, events=locust.events)
+    runner = env.create_local_runner()
+    hooks: Any = env.events  # Locust's EventHook.fire is untyped
+    hooks.init.fire(environment=env, runner=runner, web_ui=None)
+    runner.start(streams, spawn_rate=streams / stagger if stagger else streams)
+    while not hasattr(env, ATTR):  # test_start runs in the runner's spawning greenlet
+        gevent.sleep(0.001)
+    run.t0_ns = runtime_of(env).t0_ns
+
+    def marks() -> None:
+        gevent.sleep(run.warmup_s)
+        run.cpu.append(time.process_time())
+        gevent.sleep(run.seconds)
+        run.cpu.append(time.process_time())
+
+    gevent.spawn(marks).join()
+    while runner.state != "stopped":
+        gevent.sleep(0.05)
+    hooks.quitting.fire(environment=env, reverse=True)
+    for rec in read_jsonl(Path(report_dir) / "requests.jsonl"):
+        if rec["outcome"] == "cancelled":
+            continue
+        send = run.t0_ns + round(rec["start_s"] * 1e9)
+        if rec["outcome"] != "ok" or rec["ttft_ms"] is None:
+            run.failed += 1
+            continue
+        run.requests.append((send, _token_times(send, rec)))
 
 
 def _httpx(url: str, key: str, body: bytes, run: Run) -> Callable[[], None]:
@@ -200,9 +250,8 @@ def _run_gevent(kind: str, url: str, key: str, body: bytes, run: Run, streams: i
     import gevent
 
     make: Callable[[], Callable[[], None]] = {
-        "ours": lambda: _ours(url, key, body, run, True),
         "reader": lambda: _reader(url, key, body, run),
-        "greenlet": lambda: _ours(url, key, body, run, False),
+        "greenlet": lambda: _greenlet_client(url, key, body, run),
         "httpx": lambda: _httpx(url, key, body, run),
         "fasthttp": lambda: _fasthttp(url, key, body, run),
     }[kind]
@@ -288,6 +337,8 @@ def main(argv: list[str]) -> int:
     run = Run(warmup, seconds)
     if kind == "asyncio":
         _run_asyncio(url, key, body, run, streams, stagger)
+    elif kind == "ours":
+        _run_ours(url, key, run, streams, stagger, model, tokens)
     else:
         _run_gevent(kind, url, key, body, run, streams, stagger)
     with open(out, "w") as f:

@@ -3,6 +3,8 @@
 It validates the options, runs ``python -m locust -f loadtests/locustfile.py --headless ...`` as a
 subprocess (so gevent patching never touches this process), bounded by --run-time and --max-requests,
 then renders the reports (`loadtests.report.render_all`, when that module exists) and prints the verdict.
+Locust's console is kept quiet: warnings only, and its own (bucketed, approximate) statistics table
+goes to `locust-stats.json` in the report dir instead of the console; maascheck's summary is exact.
 Exit code: 0 every SLO met, 1 an SLO failed (or no request finished), 2 bad usage, 130 interrupted.
 """
 
@@ -123,6 +125,7 @@ def locust_argv(args: argparse.Namespace, report_dir: Path) -> list[str]:
         users = args.pool or max(16, math.ceil(args.rate * 10))
     argv = [
         sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--only-summary",
+        "--loglevel", "WARNING", "--json-file", str(report_dir / "locust-stats"),
         "--host", args.base_url, "-u", str(users), "-r", "1000",
         "--run-time", f"{math.ceil(run_time + STOP_GRACE_S)}s",
         "--model", args.model, "--scenario", args.scenario, "--provider-profile", args.profile,
@@ -266,7 +269,8 @@ def summary_text(doc: dict[str, Any], report_dir: Path) -> str:
 
     lines = [
         f"maascheck load: {rq['total']} requests ({rq['ok']} ok, {rq['failed']} failed, "
-        f"{rq['warmup_excluded']} warm-up excluded) in {doc['run']['measured_s']} s",
+        f"{rq.get('cancelled', 0)} cancelled at the stop, {rq['warmup_excluded']} warm-up excluded) "
+        f"in {doc['run']['measured_s']} s",
         "  " + " | ".join(fig(n) for n in ("ttft_ms", "itl_ms", "tpot_ms", "e2e_ms")),
         f"  {tp['output_tokens_per_s']} output tok/s, {tp['requests_per_s']} req/s, "
         f"goodput {tp['goodput_rps']} req/s",

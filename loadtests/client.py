@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from time import perf_counter_ns
 from urllib.parse import urlsplit
 
-from greenlet import GreenletExit
+from gevent import GreenletExit
 
 from maascheck.errors import ConfigError
 
@@ -46,7 +46,7 @@ class StreamResult:
     recvs: int = 0  # number of recv calls that returned data (for CPU accounting)
 
 
-class StreamCancelled(GreenletExit):
+class StreamCancelled(GreenletExit):  # type: ignore[misc]  # gevent re-exports greenlet's untyped class
     """The request's greenlet was killed mid-stream (the run stopped); `result` holds what had arrived."""
 
     def __init__(self, result: StreamResult) -> None:

@@ -38,8 +38,21 @@ LAG_WARN_MS = 100.0
 HOUSEKEEPING_S = 1.0
 
 
+class _NoSpawnRateWarning(logging.Filter):
+    """Drops Locust's "spawn rate is very high" warning: every user is meant to start at once here."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "spawn rate is very high" not in record.getMessage()
+
+
+_QUIET = _NoSpawnRateWarning()
+
+
 def register() -> None:
     """Attach maascheck's listeners to Locust's global events (called once by the locustfile)."""
+    runners_log = logging.getLogger("locust.runners")
+    if _QUIET not in runners_log.filters:
+        runners_log.addFilter(_QUIET)
     hooks: Any = events  # Locust's EventHook.add_listener is untyped
     hooks.init_command_line_parser.add_listener(_on_parser)
     hooks.init.add_listener(_on_init)

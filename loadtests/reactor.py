@@ -21,14 +21,15 @@ Plain HTTP only: HTTPS endpoints use `StreamClient` (`open_client` picks). Resul
 from __future__ import annotations
 
 import _socket
+import contextlib
 import socket
 from time import perf_counter_ns
 from typing import Any
 
 import gevent
 import gevent.socket
+from gevent import GreenletExit
 from gevent.hub import Waiter
-from greenlet import GreenletExit
 
 from loadtests.client import (
     MAX_ERROR_BODY,
@@ -86,7 +87,7 @@ class _Exchange:
             self.pieces.append(data)
             self.times.append(t)
             if self.error_body or len(data) < 8 or data.endswith(b"\r\n\r\n") or data.endswith(b"0\r\n"):
-                return self._dechunk()
+                return self._dechunk() and self.end()
             return False
         return self._plain(data, t)
 
@@ -128,7 +129,7 @@ class _Exchange:
         return False
 
     def _dechunk(self) -> bool:
-        """De-chunk the pieces not read yet; True at the last (zero-size) chunk or the error-body limit."""
+        """De-chunk the pieces not read yet; True at the last (zero-size) chunk or at the error-body limit."""
         pieces, times, out, out_t = self.pieces, self.times, self.payloads, self.payload_times
         left = self.left
         while self.k < len(pieces):
@@ -151,7 +152,7 @@ class _Exchange:
                         self.pieces.clear()
                         self.times.clear()
                         self.k, self.left = 0, -1
-                        return self.end()
+                        return True
                     left = size
                 elif left == -2:
                     if n - pos < 2:
@@ -167,17 +168,13 @@ class _Exchange:
                     pos += take
                     left = left - take or -2
         self.left = left
-        if self.limit is not None and self.total >= self.limit:
-            return self.end()
-        return False
+        return self.limit is not None and self.total >= self.limit
 
     def end(self) -> bool:
         """Frame the body received so far into the result's events (also on timeout and truncation)."""
         if self.chunked and self.k < len(self.pieces):
-            try:
+            with contextlib.suppress(ValueError):
                 self._dechunk()
-            except ValueError:
-                pass
         res = self.res
         events, times = frame_events(self.payloads, self.payload_times)
         self.payloads, self.payload_times = [], []
