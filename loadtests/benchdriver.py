@@ -143,6 +143,9 @@ def _run_ours(url: str, key: str, run: Run, streams: int, stagger: float, model:
 
     Same options as `maascheck load` (GC policy, buffered JSONL to a temporary report dir, one
     request event per request, run controller); the figures are read back from its requests.jsonl.
+    Only the first request of each user is delayed, to spread the starts over STAGGER as the other
+    kinds do (Locust dispatches `floor(spawn_rate)` users at once, and a burst of 256 simultaneous
+    requests measures the simulator's accept queue, not the client).
     """
     import os
     import tempfile
@@ -158,6 +161,15 @@ def _run_ours(url: str, key: str, run: Run, streams: int, stagger: float, model:
     from loadtests.runtime import ATTR, runtime_of
     from loadtests.users import ChatUser
 
+    class StaggeredChatUser(ChatUser):
+        """`ChatUser` whose first request waits its turn: Locust spawns a whole second's users at once."""
+
+        started = 0
+
+        def on_start(self) -> None:
+            StaggeredChatUser.started += 1
+            gevent.sleep((StaggeredChatUser.started - 1) * stagger / streams)
+
     os.environ["MAASCHECK_BENCH_KEY"] = key
     report_dir = tempfile.mkdtemp(prefix="maascheck-bench-")
     listeners.register()
@@ -168,11 +180,11 @@ def _run_ours(url: str, key: str, run: Run, streams: int, stagger: float, model:
         "--request-timeout", "30", "-u", str(streams),
     ]  # fmt: skip
     opts = parse_options(args=argv)
-    env = Environment(user_classes=[ChatUser], host=url, parsed_options=opts, events=locust.events)
+    env = Environment(user_classes=[StaggeredChatUser], host=url, parsed_options=opts, events=locust.events)
     runner = env.create_local_runner()
     hooks: Any = env.events  # Locust's EventHook.fire is untyped
     hooks.init.fire(environment=env, runner=runner, web_ui=None)
-    runner.start(streams, spawn_rate=streams / stagger if stagger else streams)
+    runner.start(streams, spawn_rate=streams)
     while not hasattr(env, ATTR):  # test_start runs in the runner's spawning greenlet
         gevent.sleep(0.001)
     run.t0_ns = runtime_of(env).t0_ns
