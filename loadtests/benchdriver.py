@@ -148,6 +148,7 @@ def _run_ours(url: str, key: str, run: Run, streams: int, stagger: float, model:
     requests measures the simulator's accept queue, not the client).
     """
     import os
+    import shutil
     import tempfile
     from pathlib import Path
 
@@ -199,7 +200,9 @@ def _run_ours(url: str, key: str, run: Run, streams: int, stagger: float, model:
     while runner.state != "stopped":
         gevent.sleep(0.05)
     hooks.quitting.fire(environment=env, reverse=True)
-    for rec in read_jsonl(Path(report_dir) / "requests.jsonl"):
+    records = read_jsonl(Path(report_dir) / "requests.jsonl")
+    shutil.rmtree(report_dir, ignore_errors=True)
+    for rec in records:
         if rec["outcome"] == "cancelled":
             continue
         send = run.t0_ns + round(rec["start_s"] * 1e9)

@@ -5,7 +5,7 @@ CPython's cyclic collector runs whenever allocations pass a threshold, wherever 
 (`loadtests/CLIENT.md`), during which no socket is read and every timestamp is late. AIPerf disables
 the collector in its workers for the same reason. Here, at the start of the run, the start-up heap is
 collected once and frozen (`gc.freeze`: never scanned again), and automatic collection is turned off.
-`step()`, called about once a second, collects only what was allocated since the previous step and
+`step()`, called every 0.25 s, collects only what was allocated since the previous step and
 freezes the survivors, so each pause stays short; its duration is recorded. Setting the environment
 variable `MAASCHECK_LOAD_GC=auto` keeps CPython's automatic collection (to compare, or as an escape
 hatch should a workload leak reference cycles).

@@ -31,6 +31,7 @@ Definitions (times from `perf_counter_ns`; each event is stamped at the arrival 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -111,10 +112,13 @@ def request_record(
         first_out = next((c for c in token_chunks if c.content or c.tool_calls), None)
         ttfo = _ms(first_out.t_ns - send) if first_out else None
         e2e = _ms(token_chunks[-1].t_ns - send)
-        for prev, cur, n in zip(token_chunks, token_chunks[1:], counts[1:], strict=False):
-            gap = cur.t_ns - prev.t_ns
-            icl.append(_ms(gap))
-            itl.extend([_ms(gap // n)] * n)
+        gaps = [cur.t_ns - prev.t_ns for prev, cur in itertools.pairwise(token_chunks)]
+        icl = [round(g / NS_PER_MS, 4) for g in gaps]
+        if all(n == 1 for n in counts):
+            itl = icl.copy()
+        else:
+            for g, n in zip(gaps, counts[1:], strict=False):
+                itl.extend([_ms(g // n)] * n)
     chunk_tokens = sum(counts)
     output_tokens: int | None
     if usage is not None and usage.usage_completion is not None:

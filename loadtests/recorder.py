@@ -2,10 +2,11 @@
 
 A record is encoded once (orjson when installed) into one JSONL line. The line is buffered and written
 when `FLUSH_RECORDS` lines are pending or `FLUSH_S` seconds have passed since the last write (checked
-on every record and by `loadtests.listeners`' once-a-second flusher), and on stop, quit, SIGINT and
-SIGTERM. A killed run therefore loses at most the last second of records; a torn last line is skipped
-by `read_jsonl`. Kept and shipped copies are the encoded lines, not dicts: bytes are not tracked by
-the cyclic garbage collector, so a long run does not make collections slower.
+on every record and every 0.25 s by `loadtests.listeners`' housekeeping greenlet), and on test stop
+and quit (SIGINT and SIGTERM end in Locust's quit). A killed run therefore loses at most the last
+second of records; a torn last line is skipped by `read_jsonl`. Kept and shipped copies are the
+encoded lines, not dicts: bytes are not tracked by the cyclic garbage collector, so a long run does
+not make collections slower.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ except ImportError:  # pragma: no cover - depends on the environment
         return (json.dumps(record, separators=(",", ":")) + "\n").encode()
 
 
-FLUSH_RECORDS = 256
+FLUSH_RECORDS = 64
 FLUSH_S = 1.0
 
 

@@ -11,6 +11,7 @@ from loadtests.gcpolicy import GcPolicy
 from loadtests.metrics import TokenCounter
 from loadtests.options import Settings
 from loadtests.pacing import Pacer
+from loadtests.postprocess import Postprocessor
 from loadtests.recorder import RecordSink
 
 ATTR = "maascheck_runtime"
@@ -61,6 +62,7 @@ class Runtime:
     stopped_by: str | None = None
     workers: dict[str, dict[str, Any]] = field(default_factory=dict)  # master: per worker summary
     gc: GcPolicy = field(default_factory=GcPolicy)
+    post: Postprocessor | None = None  # load-generating processes: records made off the users' greenlets
 
     def now(self) -> int:
         """The run clock (perf_counter_ns)."""

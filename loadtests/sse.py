@@ -92,13 +92,6 @@ def _error_text(obj: dict[str, Any]) -> str:
 
 def _chunk_from(obj: dict[str, Any], t_ns: int) -> Chunk:
     choices = obj.get("choices") or []
-    if obj.get("usage") is None and type(choices) is list and len(choices) == 1:  # a plain content delta
-        choice = choices[0]
-        delta = choice.get("delta") if type(choice) is dict else None
-        if type(delta) is dict and len(delta) == 1 and choice.get("logprobs") is None and "text" not in choice:
-            content = delta.get("content")
-            if type(content) is str:
-                return Chunk(t_ns, "data", content=bool(content), text=content)
     chunk = Chunk(t_ns, "data")
     texts: list[str] = []
     for choice in choices if isinstance(choices, list) else []:
@@ -144,5 +137,27 @@ def _logprob_count(logprobs: object, so_far: int | None) -> int | None:
 
 
 def parse_stream(events: list[bytes], times_ns: list[int]) -> list[Chunk]:
-    """Parse every event of one stream, keeping the arrival times."""
-    return [parse_event(raw, t) for raw, t in zip(events, times_ns, strict=True)]
+    """Parse every event of one stream, keeping the arrival times.
+
+    The usual token event (one ``data: {`` line, one choice whose delta holds only `content`, no usage)
+    is recognised inline; every other event goes through `parse_event` (same result, more calls).
+    """
+    out: list[Chunk] = []
+    for raw, t in zip(events, times_ns, strict=True):
+        if raw.startswith(b"data: {") and b"\n" not in raw:
+            try:
+                obj = _loads(raw[6:])
+            except ValueError:
+                obj = None
+            if type(obj) is dict and "error" not in obj and obj.get("usage") is None:
+                choices = obj.get("choices")
+                if type(choices) is list and len(choices) == 1 and type(choices[0]) is dict:
+                    choice = choices[0]
+                    delta = choice.get("delta")
+                    if type(delta) is dict and len(delta) == 1 and choice.get("logprobs") is None:
+                        content = delta.get("content")
+                        if type(content) is str and "text" not in choice:
+                            out.append(Chunk(t, "data", content=bool(content), text=content))
+                            continue
+        out.append(parse_event(raw, t))
+    return out

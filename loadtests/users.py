@@ -2,8 +2,9 @@
 
 The request itself runs on `loadtests.reactor.open_client` (one keep-alive connection per user); this
 module only picks the prompt, waits for the open-loop slot, and hands the result to the record sink.
-The events are parsed in slices that yield to the hub, so the timing of other streams is not held up
-(load-metrics.md §8). ONE Locust request event is fired per request (name = scenario, response time
+The finished exchange is handed to `loadtests.postprocess` (parsed and recorded in short slices off
+this greenlet, so other streams' timestamps are not held up, load-metrics.md §8) and the user sends
+its next request at once. ONE Locust request event is fired per request (name = scenario, response time
 = TTFT) for the live UI; Locust's bucketed statistics are never used for results (exact values come
 from the records). A request cut off by the end of the run is recorded with outcome "cancelled".
 """
@@ -25,9 +26,6 @@ from loadtests.sse import Chunk, parse_stream
 from loadtests.workloads import Prompt
 
 _IDLE_S = 3600.0
-SLICE_EVENTS = 24
-"""Events parsed per slice: about 50 us of hub time on the 2-core VM (`loadtests/CLIENT.md`)."""
-_NEXT_ITERATION_S = 1e-6
 
 
 class StreamingUser(User):
@@ -70,9 +68,13 @@ class StreamingUser(User):
         try:
             result = self.client.post_stream(self._path, body)
         except StreamCancelled as stop:  # the run stopped mid-stream: keep what was measured, then exit
-            self._record(stop.result, intended, parse_stream(stop.result.events, stop.result.event_times_ns))
+            res = stop.result
+            self._record(res, intended, parse_stream(res.events, res.event_times_ns))
             raise
-        self._record(result, intended, _parse_in_slices(result))
+        if rt.post is None:
+            self._record(result, intended, parse_stream(result.events, result.event_times_ns))
+        else:  # parsed and recorded off this greenlet, in short slices; the next request leaves now
+            rt.post.submit(result, lambda res, chunks: self._record(res, intended, chunks))
 
     def _record(self, result: StreamResult, intended: int | None, chunks: list[Chunk]) -> None:
         rt = self.rt
@@ -101,23 +103,6 @@ class StreamingUser(User):
             exception=None if outcome in ("ok", "cancelled") else RuntimeError(f"{outcome}: {record['error']}"),
             context={},
         )
-
-
-def _parse_in_slices(result: StreamResult) -> list[Chunk]:
-    """Parse the events `SLICE_EVENTS` at a time, letting the hub poll sockets between slices.
-
-    `gevent.sleep(0)` would not do: it may resume this greenlet before the loop polls again (gevent's
-    `sleep` docstring); any positive delay waits for the next loop iteration.
-    """
-    events, times = result.events, result.event_times_ns
-    if len(events) <= SLICE_EVENTS:
-        return parse_stream(events, times)
-    chunks: list[Chunk] = []
-    for i in range(0, len(events), SLICE_EVENTS):
-        if i:
-            gevent.sleep(_NEXT_ITERATION_S)
-        chunks += parse_stream(events[i : i + SLICE_EVENTS], times[i : i + SLICE_EVENTS])
-    return chunks
 
 
 class ChatUser(StreamingUser):
