@@ -132,7 +132,8 @@ def settings_from(options: Any, host: str | None) -> Settings:
         shape=options.shape,
         steps=options.steps,
         ramp_from=options.ramp_from,
-        stop_after=float(options.stop_after or 0.0),
+        # Native `locust -t 60s`: Locust ignores --run-time when a shape class runs the test, so it bounds ours.
+        stop_after=float(options.stop_after or getattr(options, "run_time", None) or 0.0),
         max_requests=int(options.max_requests or 0),
         warmup=float(options.warmup or 0.0),
         users=int(getattr(options, "num_users", None) or 1),

@@ -177,12 +177,12 @@ def outcome_table(docs: RunDocs) -> Table:
     """Request counts, then requests by outcome."""
     req = section(docs.results, "requests")
     table = Table(["requests", "count"])
-    for key in ("total", "ok", "failed", "warmup_excluded"):
+    for key in ("total", "ok", "failed", "cancelled", "warmup_excluded"):
         if key in req:
             failed = key == "failed" and (num(req.get(key)) or 0) > 0
             table.add([key, fmt(req.get(key))], "fail" if failed else None)
     for outcome, n in sorted((req.get("by_outcome") or {}).items()):
-        table.add([f"outcome: {outcome}", fmt(n)], None if outcome == "ok" else "fail")
+        table.add([f"outcome: {outcome}", fmt(n)], None if outcome in ("ok", "cancelled") else "fail")
     return table
 
 
