@@ -54,12 +54,16 @@ def load_results(server: RealServer, server_env: dict[str, str]) -> dict[str, An
 
 
 def test_load_has_no_client_errors(load_results: dict[str, Any]) -> None:
-    """Every request of the 4-user, 60 s streaming run completes with [DONE]: no error of any kind."""
+    """Every request of the 4-user, 60 s streaming run completes with [DONE]: no error of any kind.
+
+    Requests still in flight when the run stops are recorded as `cancelled` (not errors).
+    """
     requests = load_results["requests"]
     assert load_results["_exit_code"] == 0, load_results["verdict"]
     assert requests["ok"] >= USERS, f"too few completed requests for a 60 s run: {requests}"
     assert requests["failed"] == 0 and requests["errors_by_kind"] == {}, requests
-    assert set(requests["by_outcome"]) == {"ok"}, requests["by_outcome"]
+    assert set(requests["by_outcome"]) <= {"ok", "cancelled"}, requests["by_outcome"]
+    assert requests["by_outcome"].get("cancelled", 0) <= USERS, "more cancelled than users in flight"
 
 
 def test_load_figures_are_plausible(load_results: dict[str, Any]) -> None:
