@@ -50,6 +50,7 @@ def _verdict_line(name: str, results: Path, code: int) -> str:
         elif "metrics" in doc:
             m = doc["metrics"]
             tp = doc.get("throughput", {})
+            rq = doc.get("requests", {})
 
             def p(metric: str, stat: str) -> str:
                 value = (m.get(metric) or {}).get(stat)
@@ -59,7 +60,7 @@ def _verdict_line(name: str, results: Path, code: int) -> str:
                 f"TTFT p50 {p('ttft_ms', 'p50')} ms, p99 {p('ttft_ms', 'p99')} ms; "
                 f"ITL p50 {p('itl_ms', 'p50')} ms; "
                 f"{tp.get('output_tokens_per_s', 0):.0f} output tok/s; "
-                f"{doc.get('requests', {}).get('ok', 0)} ok / {doc.get('requests', {}).get('total', 0)} requests"
+                f"{rq.get('ok', 0)} ok, {rq.get('failed', 0)} failed, {rq.get('cancelled', 0)} cancelled at the stop"
             )
     verdict = {0: "PASS", 1: "FAIL"}.get(code, f"ERROR (exit {code})")
     return f"{name:<12} {verdict:<6} {detail}\n{'':<12} {results.parent}"
