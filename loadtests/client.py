@@ -80,6 +80,25 @@ class Endpoint:
         return cls(parts.scheme, parts.hostname, port, parts.path.rstrip("/"))
 
 
+def header_block(endpoint: Endpoint, headers: dict[str, str]) -> bytes:
+    """The fixed header lines of every request to `endpoint` (Host without the scheme's default port)."""
+    default_port = 443 if endpoint.scheme == "https" else 80
+    host = endpoint.host if endpoint.port == default_port else f"{endpoint.host}:{endpoint.port}"
+    fixed = {"Host": host, "Accept": "text/event-stream", "Content-Type": "application/json"}
+    fixed.update(headers)
+    return "".join(f"{k}: {v}\r\n" for k, v in fixed.items()).encode("latin-1")
+
+
+def post_request(endpoint: Endpoint, head: bytes, path: str, body: bytes) -> bytes:
+    """The bytes of a POST of `body` to base path + `path`, `head` being `header_block`'s lines."""
+    return (
+        f"POST {endpoint.base_path}{path} HTTP/1.1\r\n".encode("latin-1")
+        + head
+        + b"Content-Length: %d\r\n\r\n" % len(body)
+        + body
+    )
+
+
 class StreamClient:
     """One keep-alive HTTP/1.1 connection that streams POST responses and frames SSE events.
 
@@ -100,10 +119,7 @@ class StreamClient:
         self.timeout = timeout
         self.connect_timeout = connect_timeout
         self._ssl = ssl_context or (ssl.create_default_context() if endpoint.scheme == "https" else None)
-        host_header = endpoint.host if endpoint.port in (80, 443) else f"{endpoint.host}:{endpoint.port}"
-        fixed = {"Host": host_header, "Accept": "text/event-stream", "Content-Type": "application/json"}
-        fixed.update(headers)
-        self._header_block = "".join(f"{k}: {v}\r\n" for k, v in fixed.items()).encode("latin-1")
+        self._header_block = header_block(endpoint, headers)
         self._sock: socket.socket | None = None
         self._buf = bytearray(RECV_SIZE)
         self._view = memoryview(self._buf)
@@ -128,12 +144,7 @@ class StreamClient:
 
     def post_stream(self, path: str, body: bytes) -> StreamResult:
         """POST `body` to base path + `path` and read the whole (streamed) response."""
-        request = (
-            f"POST {self.endpoint.base_path}{path} HTTP/1.1\r\n".encode("latin-1")
-            + self._header_block
-            + b"Content-Length: %d\r\n\r\n" % len(body)
-            + body
-        )
+        request = post_request(self.endpoint, self._header_block, path, body)
         reused = self._sock is not None
         result = self._attempt(request)
         if reused and result.transport in ("truncated", "connect_error") and result.status is None:

@@ -41,6 +41,8 @@ from loadtests.client import (
     StreamResult,
     _describe,
     _parse_head,
+    header_block,
+    post_request,
 )
 from loadtests.framing import frame_events
 
@@ -213,10 +215,7 @@ class ReactorClient:
         self.endpoint = endpoint
         self.timeout = timeout
         self.connect_timeout = connect_timeout
-        host_header = endpoint.host if endpoint.port == 80 else f"{endpoint.host}:{endpoint.port}"
-        fixed = {"Host": host_header, "Accept": "text/event-stream", "Content-Type": "application/json"}
-        fixed.update(headers)
-        self._header_block = "".join(f"{k}: {v}\r\n" for k, v in fixed.items()).encode("latin-1")
+        self._header_block = header_block(endpoint, headers)
         self._sock: Any = None  # a raw `_socket.socket`, non-blocking
         self._watcher: Any = None
         self._ex: _Exchange | None = None
@@ -244,12 +243,7 @@ class ReactorClient:
 
     def post_stream(self, path: str, body: bytes) -> StreamResult:
         """POST `body` to base path + `path`; the calling greenlet sleeps until the response has ended."""
-        request = (
-            f"POST {self.endpoint.base_path}{path} HTTP/1.1\r\n".encode("latin-1")
-            + self._header_block
-            + b"Content-Length: %d\r\n\r\n" % len(body)
-            + body
-        )
+        request = post_request(self.endpoint, self._header_block, path, body)
         reused = self._sock is not None
         result = self._attempt(request)
         if reused and result.transport in ("truncated", "connect_error") and result.status is None:

@@ -1,228 +1,27 @@
 """Non-streaming chat completions: status, schema, object name, choice indexes, role, strict-spec keys, `n`.
 
-Also holds what every area of the suite's chat probes shares: the model a probe uses, the
-acceptance check of an exchange (`accepted`) and the guard of the rules that only read a
-successful one (`body_of`), and schema checks that leave fields owned by a more specific rule
-to that rule. Spec: CreateChatCompletionResponse (openai-openapi.yaml l.33507).
+What every area's probes share lives in `conformance/rules/_common.py`.
+Spec: CreateChatCompletionResponse (openai-openapi.yaml l.33507).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any
-
-from conformance.exchange import Exchange
-from conformance.options import profile_model
-from conformance.probe import Probe, ProbeEnv, probe
-from conformance.rule import Level, NotApplicable, RuleContext, Violation, rule
-from maascheck import schemas
-from maascheck.profiles import Profile
-
-SPEC_RESPONSE = "openai-openapi.yaml CreateChatCompletionResponse l.33507"
-PROMPT = "Say this is a test!"  # the example prompt of seeds/000
-MAX_TOKENS = 16
-
-# Every non-streaming chat probe of this suite whose 200 body is a chat.completion.
-NON_STREAM_CHAT = (
-    "chat",
-    "chat-n2",
-    "finish-length",
-    "finish-length-mct",
-    "finish-baseline",
-    "finish-stop",
-    "tools",
-    "vision-data",
-    "vision-url",
-    "reasoning",
+from conformance.probe import Probe, probe
+from conformance.rule import Level, RuleContext, Violation, rule
+from conformance.rules._common import (
+    NON_STREAM_CHAT,
+    SPEC_RESPONSE,
+    accepted,
+    at,
+    bodies,
+    chat_body,
+    choice_indexes,
+    choices_of,
+    message_of,
+    same_indexes,
+    schema_problems,
+    stream_accepted,
 )
-
-
-# -- what the probes share -----------------------------------------------------------------------
-
-
-def model_for(profile: Profile, options: Any, role: str = "chat") -> str:
-    """The model a probe of `role` (chat, vision, reasoning) uses: the run's choice, else the profile's."""
-    chat = getattr(options, "model", None)
-    if role == "chat":
-        model = chat or profile.models.get("chat")
-    else:
-        model = getattr(options, f"{role}_model", None) or profile_model(profile, str(chat or ""), role)
-    if not model:
-        documented = profile.models.get(role)
-        why = (
-            f"profile {profile.name!r} names {documented!r}, a model of the deployment it describes, and the "
-            f"run's chat model {chat!r} is not one of its models"
-            if documented
-            else f"profile {profile.name!r} has no models.{role}"
-        )
-        raise NotApplicable(f"no {role} model: the run names none and {why} (pass --{role}-model NAME)")
-    return str(model)
-
-
-def user(text: str) -> list[dict[str, Any]]:
-    """A one-message conversation."""
-    return [{"role": "user", "content": text}]
-
-
-def chat_body(env: ProbeEnv, **extra: Any) -> dict[str, Any]:
-    """The suite's plain chat request (seeds/000 prompt, small max_tokens, explicit `stream`) plus `extra`."""
-    body: dict[str, Any] = {
-        "model": model_for(env.profile, env.options),
-        "messages": user(PROMPT),
-        "max_tokens": MAX_TOKENS,
-        "stream": False,
-    }
-    body.update(extra)
-    return body
-
-
-def made(ctx: RuleContext, names: Iterable[str]) -> list[Exchange]:
-    """The exchanges of `names` that were made (probes the profile or the budget ruled out are left out)."""
-    out = []
-    for name in names:
-        try:
-            out.append(ctx.exchange(name))
-        except NotApplicable:
-            continue
-    return out
-
-
-def first_made(ctx: RuleContext, names: Iterable[str]) -> list[Exchange]:
-    """Like `made`, but NotApplicable when none of `names` was made, saying why for each."""
-    found: list[Exchange] = []
-    reasons: list[str] = []
-    for name in names:
-        try:
-            found.append(ctx.exchange(name))
-        except NotApplicable as exc:
-            reasons.append(f"{name}: {exc}")
-    if not found:
-        raise NotApplicable("no probe was made (" + "; ".join(reasons) + ")")
-    return found
-
-
-def each(exchanges: Iterable[Exchange], judge: Callable[[Exchange], None]) -> None:
-    """Judge every exchange; NotApplicable only when no exchange could be judged (reasons joined)."""
-    reasons: list[str] = []
-    judged = False
-    for ex in exchanges:
-        try:
-            judge(ex)
-            judged = True
-        except NotApplicable as exc:
-            reasons.append(str(exc))
-    if not judged:
-        raise NotApplicable("; ".join(reasons) or "no exchange to judge")
-
-
-def failure(ex: Exchange) -> str | None:
-    """Why `ex` is not a successful exchange (transport failure or non-200 status), None when it is."""
-    if ex.error:
-        return f"transport failure ({ex.error_kind}): {ex.error}"
-    if ex.status != 200:
-        return f"HTTP {ex.status}: {ex.body[:300].decode('utf-8', 'replace')}"
-    return None
-
-
-def accepted(ex: Exchange, what: str, source: str) -> dict[str, Any]:
-    """The JSON object body of `ex`; a Violation when the request was not answered 200 with one.
-
-    Only the rule that owns a probe's acceptance calls this; the others use `body_of`.
-    """
-    problem = failure(ex)
-    if problem is None and not isinstance(ex.json, dict):
-        problem = f"the 200 body is not a JSON object: {ex.body[:200]!r}"
-    if problem is not None:
-        raise Violation(
-            f"{what} was not answered 200 with a JSON object ({source}); received {problem}",
-            expected="HTTP 200 with a JSON object body",
-            received=problem,
-            where=f"{ex.method} {ex.url}",
-            exchange=ex,
-        )
-    body: dict[str, Any] = ex.json
-    return body
-
-
-def body_of(ex: Exchange) -> dict[str, Any]:
-    """The JSON object body of a successful `ex`, else NotApplicable (its acceptance rule reports it)."""
-    problem = failure(ex)
-    if problem is None and not isinstance(ex.json, dict):
-        problem = "the body is not a JSON object"
-    if problem is not None:
-        raise NotApplicable(
-            f"probe {ex.probe} did not succeed ({problem[:200]}); its acceptance rule reports it"
-        )
-    body: dict[str, Any] = ex.json
-    return body
-
-
-def bodies(ctx: RuleContext, names: Iterable[str]) -> list[tuple[Exchange, dict[str, Any]]]:
-    """(exchange, JSON body) of each successful exchange among `names`; NotApplicable when there is none."""
-    out = []
-    for ex in first_made(ctx, names):
-        try:
-            out.append((ex, body_of(ex)))
-        except NotApplicable:
-            continue
-    if not out:
-        raise NotApplicable(f"no successful exchange among {', '.join(names)}")
-    return out
-
-
-def choices_of(body: dict[str, Any]) -> list[dict[str, Any]]:
-    """The choice objects of a response body (non-objects left out)."""
-    choices = body.get("choices")
-    return [c for c in choices if isinstance(c, dict)] if isinstance(choices, list) else []
-
-
-def message_of(choice: dict[str, Any]) -> dict[str, Any]:
-    """A choice's `message` object ({} when absent or not an object)."""
-    msg = choice.get("message")
-    return msg if isinstance(msg, dict) else {}
-
-
-def requested_n(ex: Exchange) -> int:
-    """The `n` the request asked for (1 when absent)."""
-    req = ex.request_json if isinstance(ex.request_json, dict) else {}
-    n = req.get("n")
-    return n if isinstance(n, int) and n > 0 else 1
-
-
-def same_indexes(indexes: Sequence[Any], n: int) -> bool:
-    """Whether `indexes` are exactly the integers 0..n-1, each once, in any order."""
-    return all(type(i) is int for i in indexes) and sorted(indexes) == list(range(n))
-
-
-def schema_problems(
-    name: str, instance: Any, owned_elsewhere: Sequence[Callable[[tuple[Any, ...]], bool]] = ()
-) -> list[str]:
-    """Why `instance` does not validate against schema `name`, leaving out errors at paths other rules own."""
-    found = []
-    for err in schemas.validator(name).iter_errors(instance):
-        path = tuple(err.absolute_path)
-        paths = [path]
-        if err.validator == "required" and isinstance(
-            err.instance, dict
-        ):  # judge a missing key at its own path
-            required = err.validator_value if isinstance(err.validator_value, list) else []
-            paths = [(*path, key) for key in required if key not in err.instance] or paths
-        if all(any(owned(p) for owned in owned_elsewhere) for p in paths):
-            continue
-        found.append(schemas.describe(err))
-    return sorted(found)
-
-
-def at(*pattern: Any) -> Callable[[tuple[Any, ...]], bool]:
-    """A path predicate: the path starts with `pattern`, where `None` matches any one key or index."""
-
-    def match(path: tuple[Any, ...]) -> bool:
-        return len(path) >= len(pattern) and all(
-            p is None or p == k for p, k in zip(pattern, path, strict=False)
-        )
-
-    return match
-
 
 # Paths a more specific rule owns, so the schema rule does not report them twice.
 CHAT_OWNED = (
@@ -446,8 +245,6 @@ def chat_n(ctx: RuleContext) -> None:
 )
 def chat_n_stream(ctx: RuleContext) -> None:
     """A streaming request with `n: 2` streams chunks for choice index 0 and index 1, and no other index."""
-    from conformance.rules.stream import choice_indexes, stream_accepted  # stream builds on this module
-
     ex = ctx.exchange("chat-n2-stream")
     chunks = stream_accepted(ex, "the n=2 streaming chat request")
     seen = choice_indexes(chunks)

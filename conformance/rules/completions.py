@@ -14,18 +14,19 @@ from typing import Any
 from conformance.exchange import Exchange
 from conformance.probe import Probe, ProbeEnv, probe
 from conformance.rule import Level, NotApplicable, RuleContext, Violation, rule
-from conformance.rules.chat import (
+from conformance.rules._common import (
     PROMPT,
     accepted,
     at,
     body_of,
     choices_of,
+    chunks_of,
     each,
     first_made,
     model_for,
     schema_problems,
+    stream_accepted,
 )
-from conformance.rules.stream import chunks_of, stream_accepted
 
 SPEC = "openai-openapi.yaml CreateCompletionResponse l.34059"
 SCHEMA = "completion"

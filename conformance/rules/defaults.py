@@ -10,7 +10,7 @@ from typing import Any
 
 from conformance.probe import Probe, ProbeEnv, probe
 from conformance.rule import Level, RuleContext, Violation, rule
-from conformance.rules.chat import chat_body, failure
+from conformance.rules._common import chat_body, failure
 
 SOURCE = (
     "openai-openapi.yaml CreateChatCompletionRequest.stream l.33320 (default false); "

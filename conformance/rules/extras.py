@@ -11,7 +11,7 @@ from typing import Any
 
 from conformance.probe import Probe, ProbeEnv, probe
 from conformance.rule import Level, NotApplicable, RuleContext, rule
-from conformance.rules.chat import accepted, chat_body
+from conformance.rules._common import accepted, chat_body
 from maascheck.profiles import Profile
 
 SEED_STOP_TOKEN_IDS = [151329, 151336, 151338]  # seeds/000, ChatGLM4-9B example

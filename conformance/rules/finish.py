@@ -15,8 +15,21 @@ from typing import Any
 from conformance.exchange import Exchange
 from conformance.probe import Probe, ProbeEnv, probe
 from conformance.rule import Level, NotApplicable, RuleContext, Violation, rule
-from conformance.rules.chat import accepted, body_of, chat_body, choices_of, each, first_made, message_of, user
-from conformance.rules.stream import choices_by_index, chunks_of, delta_of, finish_reasons, stream_accepted
+from conformance.rules._common import (
+    accepted,
+    body_of,
+    chat_body,
+    choices_by_index,
+    choices_of,
+    chunks_of,
+    delta_of,
+    each,
+    finish_reasons,
+    first_made,
+    message_of,
+    stream_accepted,
+    user,
+)
 from maascheck.profiles import Profile
 
 SPEC_FINISH = "openai-openapi.yaml CreateChatCompletionResponse.choices[].finish_reason l.33507"

@@ -34,7 +34,7 @@ from conformance.boundaries import (
 from conformance.exchange import Exchange
 from conformance.probe import Probe, ProbeEnv, probe
 from conformance.rule import Level, NotApplicable, RuleContext, Violation, rule
-from conformance.rules.chat import message_of, model_for
+from conformance.rules._common import message_of, model_for
 from maascheck.profiles import Profile, Range
 
 PROMPT = "Say hi."

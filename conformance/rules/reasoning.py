@@ -14,8 +14,21 @@ from typing import Any
 from conformance.exchange import Exchange
 from conformance.probe import Probe, ProbeEnv, probe
 from conformance.rule import Level, NotApplicable, RuleContext, Violation, rule
-from conformance.rules.chat import accepted, body_of, choices_of, each, first_made, made, message_of, model_for, user
-from conformance.rules.stream import choices_by_index, chunks_of, delta_of, stream_accepted
+from conformance.rules._common import (
+    accepted,
+    body_of,
+    choices_by_index,
+    choices_of,
+    chunks_of,
+    delta_of,
+    each,
+    first_made,
+    made,
+    message_of,
+    model_for,
+    stream_accepted,
+    user,
+)
 
 SOURCE = "schemas/reasoning.json (DeepSeek API reasoning_content; vLLM/SGLang/llama.cpp reasoning parsers)"
 FIELDS = ("reasoning_content", "reasoning")

@@ -9,146 +9,36 @@ notes/openai-spec-rules.md b.1 and b.2.
 
 from __future__ import annotations
 
-from typing import Any
-
-from conformance.exchange import Exchange, SSEEvent
+from conformance.exchange import Exchange
 from conformance.probe import Probe, probe
-from conformance.rule import Level, NotApplicable, RuleContext, Violation, rule
-from conformance.rules.chat import at, chat_body, failure, first_made, made, schema_problems
+from conformance.rule import Level, RuleContext, Violation, rule
+from conformance.rules._common import (
+    ALL_STREAMS,
+    CHAT_STREAMS,
+    SPEC_CHUNK,
+    at,
+    chat_body,
+    choices_by_index,
+    delta_of,
+    delta_output,
+    error_event,
+    failure,
+    finish_reasons,
+    is_event_stream,
+    made,
+    schema_problems,
+    stream_accepted,
+    stream_chunks,
+)
 
-SPEC_CHUNK = "openai-openapi.yaml CreateChatCompletionStreamResponse l.33665"
 SPEC_DONE = (
     "openai-openapi.yaml CreateCompletionRequest.stream l.33821 ('terminated by a data: [DONE] message')"
 )
-
-# Every chat stream the suite makes, and every stream (chat and legacy completions).
-CHAT_STREAMS = (
-    "chat-stream",
-    "chat-stream-usage",
-    "chat-n2-stream",
-    "finish-length-stream",
-    "tools-stream",
-    "reasoning-stream",
-)
-ALL_STREAMS = (*CHAT_STREAMS, "completions-stream")
 
 # Paths a more specific rule owns: the object name (STREAM-008) and tool-call fragments (TOOL-005/007).
 CHUNK_OWNED = (at("object"), at("choices", None, "delta", "tool_calls"))
 
 
-# -- reading a stream ----------------------------------------------------------------------------
-
-
-def before_done(ex: Exchange) -> list[SSEEvent]:
-    """The events before the first `data: [DONE]` (all events when there is none)."""
-    out = []
-    for ev in ex.events:
-        if ev.is_done:
-            break
-        out.append(ev)
-    return out
-
-
-def error_event(ex: Exchange) -> SSEEvent | None:
-    """The first event whose JSON is an object with a truthy `error` (what openai-python raises on)."""
-    return next((ev for ev in ex.events if isinstance(ev.json, dict) and ev.json.get("error")), None)
-
-
-def chunk_objects(ex: Exchange) -> list[dict[str, Any]]:
-    """The JSON object payloads before [DONE]."""
-    return [ev.json for ev in before_done(ex) if isinstance(ev.json, dict)]
-
-
-def chunks_of(ex: Exchange) -> list[dict[str, Any]]:
-    """The chunks of a complete, successful stream; NotApplicable when the root cause lies elsewhere."""
-    problem = failure(ex)
-    if problem is not None:
-        owner = {"truncated": "STREAM-004", "stall": "STREAM-005", "timeout": "STREAM-005"}.get(
-            ex.error_kind or "", "the probe's acceptance rule"
-        )
-        raise NotApplicable(f"probe {ex.probe} did not complete ({problem[:200]}); {owner} reports it")
-    err = error_event(ex)
-    if err is not None:
-        raise NotApplicable(f"probe {ex.probe} streamed an error event; STREAM-006 reports it")
-    chunks = chunk_objects(ex)
-    if not chunks:
-        raise NotApplicable(f"probe {ex.probe} streamed no JSON chunks; STREAM-002/STREAM-014 report it")
-    return chunks
-
-
-def stream_chunks(ctx: RuleContext, names: tuple[str, ...]) -> list[tuple[Exchange, list[dict[str, Any]]]]:
-    """(exchange, chunks) of every complete, successful stream among `names`; NotApplicable when none."""
-    out = []
-    for ex in first_made(ctx, names):
-        try:
-            out.append((ex, chunks_of(ex)))
-        except NotApplicable:
-            continue
-    if not out:
-        raise NotApplicable(f"no complete successful stream among {', '.join(names)}")
-    return out
-
-
-def stream_accepted(ex: Exchange, what: str) -> list[dict[str, Any]]:
-    """The chunks of `ex` for the rule that owns its acceptance: a Violation when it was not answered 200.
-
-    Transport failures after the headers and in-stream errors stay NotApplicable: STREAM-004/005/006
-    report them.
-    """
-    if ex.status is None or (ex.status != 200 and not ex.error):
-        received = failure(ex) or f"HTTP {ex.status}"
-        raise Violation(
-            f"{what} was not answered 200 ({SPEC_CHUNK}); received {received}",
-            expected="HTTP 200 with an event stream",
-            received=received,
-            where=f"{ex.method} {ex.url}",
-            exchange=ex,
-        )
-    return chunks_of(ex)
-
-
-def choices_by_index(chunks: list[dict[str, Any]]) -> dict[int, list[tuple[int, dict[str, Any]]]]:
-    """Each integer choice index -> its (chunk position, choice object) entries in stream order."""
-    out: dict[int, list[tuple[int, dict[str, Any]]]] = {}
-    for pos, chunk in enumerate(chunks):
-        choices = chunk.get("choices")
-        for choice in choices if isinstance(choices, list) else []:
-            if isinstance(choice, dict) and type(choice.get("index")) is int:
-                out.setdefault(choice["index"], []).append((pos, choice))
-    return out
-
-
-def choice_indexes(chunks: list[dict[str, Any]]) -> list[int]:
-    """The choice indexes a stream carried, ascending."""
-    return sorted(choices_by_index(chunks))
-
-
-def delta_of(choice: dict[str, Any]) -> dict[str, Any]:
-    """A stream choice's `delta` ({} when absent or not an object)."""
-    delta = choice.get("delta")
-    return delta if isinstance(delta, dict) else {}
-
-
-def delta_output(delta: dict[str, Any]) -> bool:
-    """Whether a delta carries output: content, reasoning or tool-call text."""
-    for key in ("content", "reasoning_content", "reasoning", "refusal"):
-        if isinstance(delta.get(key), str) and delta[key]:
-            return True
-    return bool(delta.get("tool_calls"))
-
-
-def is_event_stream(ex: Exchange) -> bool:
-    """Whether the body is framed as an event stream (declared so, or events were parsed from it)."""
-    return ex.is_sse or bool(ex.events)
-
-
-def finish_reasons(chunks: list[dict[str, Any]], index: int = 0) -> list[Any]:
-    """The non-null finish_reason values choice `index` carried, in order."""
-    return [
-        c.get("finish_reason")
-        for _, c in choices_by_index(chunks).get(index, [])
-        if c.get("finish_reason") is not None
-    ]
 
 
 # -- probes --------------------------------------------------------------------------------------

@@ -13,8 +13,19 @@ from typing import Any
 from conformance.exchange import Exchange
 from conformance.probe import Probe, ProbeEnv, probe
 from conformance.rule import Level, NotApplicable, RuleContext, Violation, rule
-from conformance.rules.chat import accepted, body_of, chat_body, choices_of, each, first_made, made, message_of, user
-from conformance.rules.stream import chunks_of, stream_accepted
+from conformance.rules._common import (
+    accepted,
+    body_of,
+    chat_body,
+    choices_of,
+    chunks_of,
+    each,
+    first_made,
+    made,
+    message_of,
+    stream_accepted,
+    user,
+)
 
 SPEC_CALL = "openai-openapi.yaml ChatCompletionMessageToolCall l.31004"
 SPEC_FRAGMENT = "openai-openapi.yaml ChatCompletionMessageToolCallChunk l.31040"

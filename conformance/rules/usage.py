@@ -13,9 +13,19 @@ from typing import Any
 from conformance.exchange import Exchange
 from conformance.probe import Probe, probe
 from conformance.rule import Level, NotApplicable, RuleContext, Violation, rule
-from conformance.rules.chat import NON_STREAM_CHAT, body_of, chat_body, first_made, made, requested_n
+from conformance.rules._common import (
+    ALL_STREAMS,
+    NON_STREAM_CHAT,
+    before_done,
+    body_of,
+    chat_body,
+    chunks_of,
+    first_made,
+    made,
+    requested_n,
+    stream_accepted,
+)
 from conformance.rules.finish import limit_of
-from conformance.rules.stream import ALL_STREAMS, before_done, chunks_of, stream_accepted
 
 SPEC_USAGE = "openai-openapi.yaml CompletionUsage l.32211"
 SPEC_INCLUDE = "openai-openapi.yaml ChatCompletionStreamOptions.include_usage l.31773"

@@ -14,7 +14,7 @@ from typing import Any
 
 from conformance.probe import Probe, ProbeEnv, probe
 from conformance.rule import Level, NotApplicable, RuleContext, Violation, rule
-from conformance.rules.chat import accepted, model_for
+from conformance.rules._common import accepted, model_for
 
 SPEC_PART = "openai-openapi.yaml ChatCompletionRequestMessageContentPartImage l.31443"
 SEED_001_IMAGE = "https://zdtc-cdn.wair.ac.cn/assets/caption_2_file_1.jpeg"

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from maascheck.sim.faults import ChunkContext, Fault, RequestView, Response, register
-from maascheck.sim.faults.chat import choices, error_response, from_suite, request_json
+from maascheck.sim.faults._util import choices, error_response, from_suite, request_json
 
 LOGPROBS_EXTRA = 3  # alternatives added beyond what was asked
 

@@ -6,7 +6,7 @@ import json
 from dataclasses import replace
 
 from maascheck.sim.faults import Fault, RequestView, register
-from maascheck.sim.faults.chat import from_suite, request_json
+from maascheck.sim.faults._util import from_suite, request_json
 
 
 def _stream_by_default(view: RequestView) -> RequestView | None:

@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable
 
 from maascheck.sim.faults import Fault, RequestView, Response, register
-from maascheck.sim.faults.chat import SEED_PROMPT, error_response, from_suite, request_json
+from maascheck.sim.faults._util import SEED_PROMPT, error_response, from_suite, request_json
 
 
 def _reject(param: str) -> Callable[[RequestView], Response | None]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from maascheck.sim.faults import ChunkContext, Fault, register
-from maascheck.sim.faults.chat import chat_body_hook, chat_chunk_hook, choices, message, request_json
+from maascheck.sim.faults._util import chat_body_hook, chat_chunk_hook, choices, message, request_json
 
 
 def _length_as_stop(limit_key: str) -> Any:

@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 from maascheck.sim.faults import ChunkContext, Fault, RequestView, register
-from maascheck.sim.faults.chat import chat_chunk_hook, choices, from_suite
+from maascheck.sim.faults._util import chat_chunk_hook, choices, from_suite
 
 TRUNCATE_AT = 2  # the data event cut in half (0-based): after the role chunk and one content chunk
 STALL_AFTER = 3

@@ -7,14 +7,7 @@ from dataclasses import replace
 from typing import Any
 
 from maascheck.sim.faults import ChunkContext, Fault, RequestView, register
-from maascheck.sim.faults.chat import (
-    chat_body_hook,
-    chat_chunk_hook,
-    choices,
-    from_suite,
-    message,
-    request_json,
-)
+from maascheck.sim.faults._util import chat_body_hook, chat_chunk_hook, choices, from_suite, message, request_json
 
 
 def _calls(body: dict[str, Any]) -> list[dict[str, Any]]:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from maascheck.sim.faults import ChunkContext, Fault, RequestView, register
-from maascheck.sim.faults.chat import from_suite, request_json
+from maascheck.sim.faults._util import from_suite, request_json
 
 UsageEdit = Callable[[dict[str, Any], dict[str, Any]], None]
 

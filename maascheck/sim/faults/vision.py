@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from maascheck.sim.faults import Fault, RequestView, Response, register
-from maascheck.sim.faults.chat import error_response, from_suite, request_json
+from maascheck.sim.faults._util import error_response, from_suite, request_json
 
 
 def image_urls(view: RequestView) -> Iterator[str]:
