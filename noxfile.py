@@ -27,9 +27,10 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """Lint with ruff."""
-    session.install("ruff")
+    """Lint with ruff and check the architecture's import contracts (pyproject [tool.importlinter])."""
+    _install(session)
     session.run("ruff", "check", "maascheck", "conformance", "loadtests", "tests", "noxfile.py")
+    session.run("lint-imports")
 
 
 @nox.session

@@ -1,14 +1,9 @@
-"""The conformance suite as pytest items: one per registered rule (ids like STREAM-003).
+"""The conformance suite entry in a checkout: `pytest conformance --base-url URL --model NAME`.
 
-Run with `maascheck conformance ...` or `pytest conformance --base-url URL --model NAME`;
-select with `-k STREAM` or `-m must`.
+The items (one per rule, ids like STREAM-003) come from the installed package's test module, which
+`maascheck conformance` runs directly; this file only puts it where `pytest conformance` looks.
 """
 
-from typing import Any
+from maascheck.conformance.test_rules import test_rule
 
-from conformance.plugin import judge
-
-
-def test_rule(maascheck_run: Any, maascheck_rule_id: str) -> None:
-    """The rule's documented fact holds for the target."""
-    judge(maascheck_run, maascheck_rule_id)
+__all__ = ["test_rule"]

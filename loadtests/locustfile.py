@@ -1,15 +1,12 @@
-"""Locust entry point: `locust -f loadtests/locustfile.py --host URL --model NAME ChatUser ...`.
+"""Locust entry point in a checkout: `locust -f loadtests/locustfile.py --host URL --model NAME ChatUser ...`.
 
-Thin on purpose: Locust (and its gevent patching) is imported first, then the users, the shape and the
-listeners register themselves. Importing this file has no other side effect.
+The users, the shape and the listeners live in the installed package (`maascheck.load.locustfile`;
+`maascheck locustfile` prints its path for use outside a checkout). Locust is imported first, so its
+gevent monkey-patching happens before anything else.
 """
 
 import locust  # noqa: F401  (first: gevent monkey-patching happens here)
 
-from loadtests import listeners
-from loadtests.shapes import MaascheckShape
-from loadtests.users import ChatUser, CompletionsUser, ReasoningUser, VisionUser
-
-listeners.register()
+from maascheck.load.locustfile import ChatUser, CompletionsUser, MaascheckShape, ReasoningUser, VisionUser
 
 __all__ = ["ChatUser", "CompletionsUser", "MaascheckShape", "ReasoningUser", "VisionUser"]

@@ -13,20 +13,24 @@ import sys
 from collections.abc import Sequence
 
 from maascheck import __version__
-from maascheck.errors import ConfigError
+from maascheck.core.errors import ConfigError
 
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 # name -> (module, help); modules are imported lazily so `maascheck sim` never imports Locust/gevent.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "sim": ("maascheck.sim.cli", "serve the embedded GPU-serving simulator until interrupted"),
-    "conformance": ("conformance.cli", "run the conformance suite against an endpoint"),
-    "load": ("loadtests.cli", "run a streaming load test (Locust) against an endpoint"),
-    "sweep": ("loadtests.sweep", "step the load upward and find the capacity under SLOs"),
-    "demo": ("maascheck.demo", "simulator + conformance + short load test, reports and a verdict"),
+    "conformance": ("maascheck.conformance.cli", "run the conformance suite against an endpoint"),
+    "load": ("maascheck.load.run.cli", "run a streaming load test (Locust) against an endpoint"),
+    "sweep": ("maascheck.load.sweep.cli", "step the load upward and find the capacity under SLOs"),
+    "demo": ("maascheck.orchestrate.demo", "simulator + conformance + short load test, reports and a verdict"),
     "bench-sim": ("maascheck.sim.bench", "benchmark: simulator SSE events/s and schedule lateness"),
-    "bench-client": ("loadtests.bench", "benchmark: load-client fidelity and CPU cost vs an exact schedule"),
-    "serve-real": ("maascheck.realserver", "install and serve llama.cpp with SmolLM2-135M on loopback"),
+    "bench-client": (
+        "maascheck.orchestrate.bench_client",
+        "benchmark: load-client fidelity and CPU cost vs an exact schedule",
+    ),
+    "locustfile": ("maascheck.load.entry", "print the path of the installed locustfile (for `locust -f`)"),
+    "serve-real": ("maascheck.orchestrate.real_server", "install and serve llama.cpp with SmolLM2-135M on loopback"),
 }
 
 

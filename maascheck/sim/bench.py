@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 
 import psutil
 
-from maascheck.errors import ConfigError
+from maascheck.core.errors import ConfigError
 from maascheck.sim.config import DEFAULT_API_KEY
 
 

@@ -7,8 +7,8 @@ import asyncio
 import signal
 import sys
 
-from maascheck.errors import ConfigError
-from maascheck.profiles import available_profiles
+from maascheck.core.errors import ConfigError
+from maascheck.core.profiles import available_profiles
 from maascheck.sim.config import SimConfig
 
 

@@ -6,7 +6,7 @@ import math
 import os
 from dataclasses import dataclass, field
 
-from maascheck.errors import ConfigError
+from maascheck.core.errors import ConfigError
 
 DEFAULT_API_KEY = "maascheck-sim-key"
 """The documented loopback-only test key, used when neither SimConfig.api_key nor MAASCHECK_SIM_KEY is set."""

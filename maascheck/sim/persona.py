@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from maascheck.profiles import Profile, Range, load_profile
+from maascheck.core.profiles import Profile, Range, load_profile
 
 _ABSENT = object()
 

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from maascheck.profiles import Range
+from maascheck.core.profiles import Range
 from maascheck.sim.images import check_image_url
 from maascheck.sim.persona import Persona
 from maascheck.sim.tokens import IMAGE_TOKENS, MESSAGE_OVERHEAD_TOKENS, REPLY_PRIMING_TOKENS, count_tokens

@@ -33,10 +33,10 @@ def run(
     """Serve `sim_profile` with `faults`, run every rule under `suite_profile`, and summarise."""
     import json
 
-    from conformance.options import RunOptions
-    from conformance.results import from_suite
-    from conformance.runner import run_suite
-    from maascheck.profiles import load_profile
+    from maascheck.conformance.engine.options import RunOptions
+    from maascheck.conformance.engine.runner import run_suite
+    from maascheck.conformance.report.results import from_suite
+    from maascheck.core.profiles import load_profile
     from maascheck.sim.config import SimConfig
     from maascheck.sim.server import SimServer
 
@@ -70,7 +70,7 @@ def run(
         result = run_suite(base_url, profile, options)
     finally:
         server.stop()
-    from maascheck import schemas
+    from maascheck.core import schema_registry as schemas
 
     document = from_suite(result, options, profile)
     doc = json.dumps(document)

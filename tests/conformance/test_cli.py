@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from maascheck import schemas
+from maascheck.core import schema_registry as schemas
 from tests.conformance.conftest import simulator
 from tests.conformance.proofs import SIM_KEY
 

@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from conformance.client import Recorder, Timeouts
-from conformance.evidence import curl_line, render_exchange
-from conformance.exchange import Exchange
-from maascheck.secrets import Redactor
+from maascheck.conformance.model.exchange import Exchange
+from maascheck.conformance.report.evidence import curl_line, render_exchange
+from maascheck.conformance.transport.recorder import Recorder, Timeouts
+from maascheck.core.secrets import Redactor
 from tests.conformance.rawserver import END, chunk, response, serving, sse_head
 
 pytestmark = pytest.mark.timeout(30)

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from conformance import rules
-from conformance.client import Recorder, Timeouts
-from conformance.evidence import render_attempts
-from conformance.exchange import Exchange
-from conformance.failure import failure_text
-from conformance.options import RunOptions
-from conformance.rule import RULES
-from conformance.runner import RuleResult, Suite
-from maascheck.profiles import load_profile
-from maascheck.secrets import Redactor
+from maascheck.conformance import rules
+from maascheck.conformance.engine.options import RunOptions
+from maascheck.conformance.engine.runner import RuleResult, Suite
+from maascheck.conformance.model.exchange import Exchange
+from maascheck.conformance.model.rule import RULES
+from maascheck.conformance.report.evidence import render_attempts
+from maascheck.conformance.report.failure import failure_text
+from maascheck.conformance.transport.recorder import Recorder, Timeouts
+from maascheck.core.profiles import load_profile
+from maascheck.core.secrets import Redactor
 from tests.conformance.keepalive_server import DROP, PARTIAL, RESET, Step, keepalive_response, keepalive_serving
 
 pytestmark = pytest.mark.timeout(30)

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import pytest
 
-from conformance import rules
-from conformance.rule import RULES, Level
-from maascheck.profiles import available_profiles
+from maascheck.conformance import rules
+from maascheck.conformance.model.rule import RULES, Level
+from maascheck.core.profiles import available_profiles
 from maascheck.sim.faults import all_faults
 from tests.conformance.proofs import Proof, pool, run_many
 

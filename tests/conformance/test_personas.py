@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from conformance import rules
-from conformance.rule import RULES
-from maascheck.profiles import available_profiles
+from maascheck.conformance import rules
+from maascheck.conformance.model.rule import RULES
+from maascheck.core.profiles import available_profiles
 from tests.conformance.proofs import Proof, run_many
 
 pytestmark = [pytest.mark.timeout(600), pytest.mark.slow]

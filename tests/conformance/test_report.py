@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from conformance import report
-from conformance.options import RunOptions
-from conformance.results import from_suite, write
-from conformance.runner import run_suite
-from maascheck.profiles import load_profile
+from maascheck.conformance.engine.options import RunOptions
+from maascheck.conformance.engine.runner import run_suite
+from maascheck.conformance.report import summary as report
+from maascheck.conformance.report.results import from_suite, write
+from maascheck.core.profiles import load_profile
 from tests.conformance.conftest import simulator
 from tests.conformance.proofs import SIM_KEY
 

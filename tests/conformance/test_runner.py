@@ -8,11 +8,11 @@ import time
 
 import pytest
 
-from conformance.options import RunOptions
-from conformance.results import from_suite
-from conformance.runner import BUDGET_EXHAUSTED, run_suite
-from maascheck import schemas
-from maascheck.profiles import Deviation, load_profile
+from maascheck.conformance.engine.options import RunOptions
+from maascheck.conformance.engine.runner import BUDGET_EXHAUSTED, run_suite
+from maascheck.conformance.report.results import from_suite
+from maascheck.core import schema_registry as schemas
+from maascheck.core.profiles import Deviation, load_profile
 from tests.conformance.conftest import simulator
 from tests.conformance.proofs import SIM_KEY
 from tests.conformance.rawserver import END, chunk, response, serving, sse_head
@@ -87,8 +87,8 @@ def test_misbehaving_endpoint_fails_rules_without_crashing_or_hanging(script: li
 
 
 def test_broken_probe_code_is_a_rule_error_and_ad_hoc_sends_are_budgeted() -> None:
-    from conformance.probe import PROBES, Probe
-    from conformance.rule import RULES, Level, RuleContext, rule
+    from maascheck.conformance.model.probe import PROBES, Probe
+    from maascheck.conformance.model.rule import RULES, Level, RuleContext, rule
 
     def broken_body(env: object) -> dict[str, object]:
         raise ValueError("bug in a body builder")

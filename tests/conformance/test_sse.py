@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from conformance.sse import SSEParser, parse_all
+from maascheck.conformance.transport.sse import SSEParser, parse_all
 
 CASES = json.loads((Path(__file__).parent / "sse_cases.json").read_text(encoding="utf-8"))["cases"]
 

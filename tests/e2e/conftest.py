@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from maascheck.paths import REPORTS_DIR
-from maascheck.realserver import BuildUnavailable, RealServer, real_server
-from maascheck.realserver_install import Installed, ensure_installed
+from maascheck.core.paths import reports_dir
+from maascheck.orchestrate.real_server import BuildUnavailable, RealServer, real_server
+from maascheck.orchestrate.real_server_install import Installed, ensure_installed
 
 E2E_REASON = "real-server checks run only with MAASCHECK_E2E=1 (nox -s e2e): they build llama.cpp once"
 
@@ -42,7 +42,7 @@ def installed() -> Installed:
 @pytest.fixture(scope="session")
 def server(installed: Installed) -> Iterator[RealServer]:
     """One server for the session, requests not interrupted (the load tests need whole streams)."""
-    with real_server(interrupt_requests=False, log_path=REPORTS_DIR / "e2e-server.log") as srv:
+    with real_server(interrupt_requests=False, log_path=reports_dir() / "e2e-server.log") as srv:
         yield srv
 
 
@@ -57,7 +57,7 @@ def server_env(server: RealServer) -> dict[str, str]:
 
 def report_dir(name: str) -> Path:
     """reports/<name>, emptied of an older run's results.json."""
-    path = REPORTS_DIR / name
+    path = reports_dir() / name
     path.mkdir(parents=True, exist_ok=True)
     (path / "results.json").unlink(missing_ok=True)
     return path

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from maascheck.profiles import load_profile
-from maascheck.realserver import RealServer
+from maascheck.core.profiles import load_profile
+from maascheck.orchestrate.real_server import RealServer
 
 from .conftest import report_dir
 

@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
-from maascheck.realserver import RealServer, real_server
-from maascheck.realserver_install import Installed
+from maascheck.orchestrate.real_server import RealServer, real_server
+from maascheck.orchestrate.real_server_install import Installed
 
 pytestmark = pytest.mark.e2e
 

@@ -14,8 +14,8 @@ import httpx
 import psutil
 import pytest
 
-from maascheck.realserver import real_server
-from maascheck.realserver_install import Installed
+from maascheck.orchestrate.real_server import real_server
+from maascheck.orchestrate.real_server_install import Installed
 
 pytestmark = pytest.mark.e2e
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from maascheck.realserver import RealServer
+from maascheck.orchestrate.real_server import RealServer
 
 from .conftest import report_dir
 

@@ -16,10 +16,11 @@ from pathlib import Path
 import psutil
 import pytest
 
-from maascheck import realserver, realserver_install
-from maascheck.errors import ConfigError
-from maascheck.realserver_install import BuildUnavailable, cache_dir, ensure_wheel, wheel_key
-from maascheck.realserver_process import ServerOptions, server_command, server_env, stop_group
+from maascheck.core.errors import ConfigError
+from maascheck.orchestrate import real_server as realserver
+from maascheck.orchestrate import real_server_install as realserver_install
+from maascheck.orchestrate.real_server_install import BuildUnavailable, cache_dir, ensure_wheel, wheel_key
+from maascheck.orchestrate.real_server_process import ServerOptions, server_command, server_env, stop_group
 
 
 def test_cache_dir_follows_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -7,11 +7,11 @@ import socket
 
 import pytest
 
-from loadtests.client import Endpoint, StreamClient
-from loadtests.metrics import request_record
-from loadtests.payloads import BodyOptions, build_body
-from loadtests.reactor import ReactorClient, open_client
-from loadtests.workloads import Prompt
+from maascheck.load.client.lean import Endpoint, StreamClient
+from maascheck.load.client.reactor import ReactorClient, open_client
+from maascheck.load.measure.metrics import request_record
+from maascheck.load.workload.payloads import BodyOptions, build_body
+from maascheck.load.workload.workloads import Prompt
 
 CLIENTS = [ReactorClient, StreamClient]
 Client = type[ReactorClient] | type[StreamClient]

@@ -14,8 +14,8 @@ from typing import Any
 import jsonschema
 import pytest
 
-from loadtests.recorder import read_jsonl
-from loadtests.results import metrics_block
+from maascheck.load.measure.results import metrics_block
+from maascheck.load.run.recorder import read_jsonl
 
 MAASCHECK = [sys.executable, "-m", "maascheck.cli", "load"]
 SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "schemas" / "load-results.json").read_text())

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from loadtests.client import StreamResult
-from loadtests.metrics import request_record
-from loadtests.results import build_results, error_kind
-from loadtests.slo import parse_slo
-from loadtests.stats import percentile, summarize
+from maascheck.load.client.lean import StreamResult
+from maascheck.load.measure.metrics import request_record
+from maascheck.load.measure.results import build_results, error_kind
+from maascheck.load.measure.slo import parse_slo
+from maascheck.load.measure.stats import percentile, summarize
 
 MS = 1_000_000
 

@@ -19,7 +19,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from loadtests.recorder import read_jsonl
+from maascheck.load.run.recorder import read_jsonl
 from maascheck.sim.config import DEFAULT_API_KEY, SimConfig
 from maascheck.sim.server import SimServer
 

@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from loadtests import recorder
-from loadtests.client import StreamResult, _Framer
-from loadtests.framing import frame_events
-from loadtests.gcpolicy import GcPolicy
-from loadtests.reactor import _Exchange
-from loadtests.recorder import JsonlWriter, RecordSink, read_jsonl
-from loadtests.results import requests_block, throughput_block
+from maascheck.load.client.framing import frame_events
+from maascheck.load.client.lean import StreamResult, _Framer
+from maascheck.load.client.reactor import _Exchange
+from maascheck.load.measure.results import requests_block, throughput_block
+from maascheck.load.run import recorder
+from maascheck.load.run.gcpolicy import GcPolicy
+from maascheck.load.run.recorder import JsonlWriter, RecordSink, read_jsonl
 
 EVENTS = [b'data: {"choices":[{"delta":{"content":"%d"}}]}' % i for i in range(12)] + [b"data: [DONE]"]
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from loadtests.slo import parse_all, parse_slo
-from maascheck.errors import ConfigError
+from maascheck.core.errors import ConfigError
+from maascheck.load.measure.slo import parse_all, parse_slo
 
 
 @pytest.mark.parametrize(("text", "parts"), [

@@ -11,7 +11,7 @@ import httpx
 import openai
 import pytest
 
-from maascheck.errors import ConfigError
+from maascheck.core.errors import ConfigError
 from maascheck.sim.config import SimConfig
 from maascheck.sim.faults import ChunkContext, Fault, RequestView, Response, all_faults, register
 from maascheck.sim.server import SimServer

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from maascheck.profiles import available_profiles, load_profile
+from maascheck.core.profiles import available_profiles, load_profile
 from tests.sim.conftest import AUTH, StartSim, sse_events
 
 pytestmark = pytest.mark.timeout(60)

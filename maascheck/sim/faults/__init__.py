@@ -46,7 +46,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from maascheck.errors import ConfigError
+from maascheck.core.errors import ConfigError
 
 
 @dataclass

@@ -1,0 +1,124 @@
+"""Builds and writes results.json, the one machine-readable document every report is rendered from.
+
+Shape: schemas/conformance-results.json (`maascheck/conformance-results/1`). It is written after
+every rule, atomically, so an interrupted run keeps what it measured.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from maascheck import __version__
+from maascheck.conformance.engine.options import RunOptions
+from maascheck.conformance.engine.runner import RuleResult, SuiteResult, verdict_exit_code
+from maascheck.conformance.model.exchange import Exchange
+from maascheck.conformance.model.rule import Level
+from maascheck.core.profiles import Profile
+
+SCHEMA_ID = "maascheck/conformance-results/1"
+OUTCOMES = ("passed", "failed", "skipped", "xfailed", "xpassed", "error")
+
+
+def rule_entry(r: RuleResult) -> dict[str, Any]:
+    """One `rules[]` entry."""
+    return {
+        "id": r.rule.id,
+        "level": r.rule.level.value,
+        "title": r.rule.title,
+        "source": r.rule.source,
+        "area": r.rule.area,
+        "outcome": r.outcome,
+        "message": r.message,
+        "reason": r.reason,
+        "evidence": r.evidence,
+    }
+
+
+def extension_fields(exchanges: list[Exchange]) -> list[dict[str, str]]:
+    """Top-level and choice-level fields outside the OpenAI schema seen in responses (informational)."""
+    from maascheck.conformance.rules.extensions import find_extensions
+
+    return find_extensions(exchanges)
+
+
+def build(
+    results: list[RuleResult],
+    *,
+    options: RunOptions,
+    profile: Profile,
+    started_utc: str,
+    finished_utc: str,
+    duration_s: float,
+    requests_made: int,
+    interrupted: bool,
+    extensions: list[dict[str, str]] | None = None,
+) -> dict[str, Any]:
+    """The results.json document."""
+    counts = Counter(r.outcome for r in results)
+    failed = [r for r in results if r.outcome == "failed"]
+    exit_code = verdict_exit_code(results, options.strict)
+    return {
+        "schema": SCHEMA_ID,
+        "tool": {"name": "maascheck", "version": __version__},
+        "run": {
+            "started_utc": started_utc,
+            "finished_utc": finished_utc,
+            "duration_s": duration_s,
+            "seed": options.seed,
+            "reproduce": options.reproduce_line(),
+            "requests_made": requests_made,
+            "max_requests": options.max_requests,
+            "strict": options.strict,
+            "interrupted": interrupted,
+        },
+        "target": {
+            "base_url": options.base_url,
+            "model": options.model,
+            "vision_model": options.vision_model,
+            "reasoning_model": options.reasoning_model,
+        },
+        "profile": {"name": profile.name, "title": profile.title, "source": profile.source},
+        "summary": {
+            "verdict": "pass" if exit_code == 0 else "fail",
+            "exit_code": exit_code,
+            "counts": {k: counts.get(k, 0) for k in OUTCOMES},
+            "must_failed": sum(1 for r in failed if r.rule.level is Level.MUST),
+            "should_failed": sum(1 for r in failed if r.rule.level is Level.SHOULD),
+        },
+        "rules": [rule_entry(r) for r in results],
+        "findings": [
+            {"id": str(f.get("id", "")), "text": str(f.get("text", "")), "source": str(f.get("source", ""))}
+            for f in profile.findings
+        ],
+        "extensions": extensions or [],
+    }
+
+
+def from_suite(suite_result: SuiteResult, options: RunOptions, profile: Profile) -> dict[str, Any]:
+    """The results.json document of a finished `run_suite`."""
+    return build(
+        suite_result.results,
+        options=options,
+        profile=profile,
+        started_utc=suite_result.started_utc,
+        finished_utc=suite_result.finished_utc,
+        duration_s=suite_result.duration_s,
+        requests_made=suite_result.requests_made,
+        interrupted=suite_result.interrupted,
+        extensions=extension_fields(suite_result.exchanges),
+    )
+
+
+def write(doc: dict[str, Any], path: Path) -> None:
+    """Write `doc` to `path` atomically (a reader never sees a half-written file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".results-", suffix=".json", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(doc, fh, indent=2, ensure_ascii=False)
+        fh.write("\n")
+    os.replace(tmp, path)

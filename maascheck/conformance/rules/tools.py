@@ -1,0 +1,326 @@
+"""Tool calls: a forced tool_choice yields a well-formed call to a declared function, streamed or not.
+
+Spec: ChatCompletionMessageToolCall (openai-openapi.yaml l.31004), ChatCompletionMessageToolCallChunk
+(l.31040), ChatCompletionNamedToolChoice (l.31170); notes/openai-spec-rules.md b.1 rule 9 and b.2
+(openai-python indexes `tool_calls[chunk.index]`).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from maascheck.conformance.model.exchange import Exchange
+from maascheck.conformance.model.probe import Probe, ProbeEnv, probe
+from maascheck.conformance.model.rule import Level, NotApplicable, RuleContext, Violation, rule
+from maascheck.conformance.rules._common import (
+    accepted,
+    body_of,
+    chat_body,
+    choices_of,
+    chunks_of,
+    each,
+    first_made,
+    made,
+    message_of,
+    stream_accepted,
+    user,
+)
+
+SPEC_CALL = "openai-openapi.yaml ChatCompletionMessageToolCall l.31004"
+SPEC_FRAGMENT = "openai-openapi.yaml ChatCompletionMessageToolCallChunk l.31040"
+
+
+def _function(name: str, description: str) -> dict[str, Any]:
+    return {
+        "type": "function",
+        "function": {
+            "name": name,
+            "description": description,
+            "parameters": {
+                "type": "object",
+                "properties": {"city": {"type": "string", "description": "City name, e.g. Paris"}},
+                "required": ["city"],
+            },
+        },
+    }
+
+
+TOOLS = [
+    _function("get_weather", "Get the current weather in a city."),
+    _function("get_time", "Get the current local time in a city."),
+]
+DECLARED = tuple(t["function"]["name"] for t in TOOLS)
+FORCED = "get_weather"
+TOOL_TOKENS = 32  # enough for {"city": "Paris"} from any model
+
+
+def tools_body(env: ProbeEnv, **extra: Any) -> dict[str, Any]:
+    """A chat request that declares two functions and forces one with a named tool_choice."""
+    return chat_body(
+        env,
+        messages=user("What is the weather like in Paris today?"),
+        tools=TOOLS,
+        tool_choice={"type": "function", "function": {"name": FORCED}},
+        max_tokens=TOOL_TOKENS,
+        **extra,
+    )
+
+
+def calls_of(body: dict[str, Any]) -> list[Any]:
+    """The first choice's `message.tool_calls` ([] when absent or not a list)."""
+    choices = choices_of(body)
+    calls = message_of(choices[0]).get("tool_calls") if choices else None
+    return calls if isinstance(calls, list) else []
+
+
+def fragments_of(chunks: list[dict[str, Any]]) -> list[tuple[int, Any]]:
+    """(chunk position, fragment) for every entry of every `delta.tool_calls` list, in stream order."""
+    out = []
+    for pos, chunk in enumerate(chunks):
+        choices = chunk.get("choices")
+        for choice in choices if isinstance(choices, list) else []:
+            delta = choice.get("delta") if isinstance(choice, dict) else None
+            calls = delta.get("tool_calls") if isinstance(delta, dict) else None
+            out += [(pos, frag) for frag in calls] if isinstance(calls, list) else []
+    return out
+
+
+def indexed(fragments: list[tuple[int, Any]]) -> dict[int, list[dict[str, Any]]]:
+    """Fragments grouped by their integer `index`; NotApplicable when one has none (TOOL-005 reports it)."""
+    out: dict[int, list[dict[str, Any]]] = {}
+    for _, frag in fragments:
+        index = frag.get("index") if isinstance(frag, dict) else None
+        if type(index) is not int:
+            raise NotApplicable("a tool-call fragment has no integer index; TOOL-005 reports it")
+        out.setdefault(index, []).append(frag)
+    if not out:
+        raise NotApplicable("the stream carried no tool-call fragment; TOOL-001 reports it")
+    return out
+
+
+def json_object_error(text: str) -> str | None:
+    """Why `text` is not the JSON text of an object (None when it is)."""
+    try:
+        parsed = json.loads(text)
+    except ValueError as exc:
+        return str(exc)
+    return None if isinstance(parsed, dict) else f"a JSON {type(parsed).__name__}, not an object"
+
+
+def _fn(obj: Any) -> dict[str, Any]:
+    fn = obj.get("function") if isinstance(obj, dict) else None
+    return fn if isinstance(fn, dict) else {}
+
+
+probe(Probe("tools", "POST", "/chat/completions", body=lambda env: tools_body(env), requires=("tools",)))
+probe(
+    Probe(
+        "tools-stream",
+        "POST",
+        "/chat/completions",
+        body=lambda env: tools_body(env, stream=True),
+        requires=("tools",),
+    )
+)
+
+
+@rule(
+    "TOOL-001",
+    Level.MUST,
+    "A forced tool_choice yields a tool call, streamed or not",
+    source="openai-openapi.yaml ChatCompletionNamedToolChoice l.31170 ('forces the model to call that "
+    "function'); seeds/001 (role tool, finish_reason tool_calls)",
+    probes=("tools", "tools-stream"),
+    requires=("tools",),
+)
+def tool_called(ctx: RuleContext) -> None:
+    """With `tool_choice: {type: function, function: {name}}` the answer carries at least one tool call."""
+    for ex in made(ctx, ("tools", "tools-stream")):
+        if ex.probe == "tools":
+            found = bool(calls_of(accepted(ex, "the forced tool_choice request", SPEC_CALL)))
+        else:
+            try:
+                found = bool(fragments_of(stream_accepted(ex, "the streaming forced tool_choice request")))
+            except NotApplicable:
+                continue
+        if not found:
+            raise Violation(
+                f"probe {ex.probe}: tool_choice forced function {FORCED!r} but the answer has no tool call "
+                "(ChatCompletionNamedToolChoice l.31170)",
+                expected=f"a tool call to {FORCED}",
+                received="no tool_calls",
+                exchange=ex,
+            )
+
+
+@rule(
+    "TOOL-002",
+    Level.MUST,
+    'A tool call has an id, type "function", a function name and string arguments',
+    source=f"{SPEC_CALL} required [id, type, function]; function required [name, arguments]",
+    probes=("tools",),
+    requires=("tools",),
+)
+def tool_call_shape(ctx: RuleContext) -> None:
+    """Each tool call has a non-empty `id`, `type: function`, and string `function.name` and `arguments`.
+
+    `arguments` is a JSON *string*, not an object.
+    """
+    ex = ctx.exchange("tools")
+    for i, call in enumerate(calls_of(body_of(ex))):
+        fn = _fn(call)
+        problems = []
+        if not isinstance(call, dict) or not isinstance(call.get("id"), str) or not call.get("id"):
+            problems.append("id is not a non-empty string")
+        if not isinstance(call, dict) or call.get("type") != "function":
+            problems.append(
+                f"type is {call.get('type') if isinstance(call, dict) else call!r}, not 'function'"
+            )
+        if not isinstance(fn.get("name"), str):
+            problems.append("function.name is not a string")
+        if not isinstance(fn.get("arguments"), str):
+            problems.append(f"function.arguments is {type(fn.get('arguments')).__name__}, not a string")
+        if problems:
+            raise Violation(
+                f"tool_calls[{i}]: {'; '.join(problems)} ({SPEC_CALL})",
+                expected="{id: str, type: 'function', function: {name: str, arguments: str}}",
+                received=call,
+                where=f"$.choices[0].message.tool_calls[{i}]",
+                exchange=ex,
+            )
+
+
+@rule(
+    "TOOL-003",
+    Level.MUST,
+    "A tool call names a function the request declared",
+    source=f"{SPEC_CALL} function.name; ChatCompletionNamedToolChoice l.31170",
+    probes=("tools", "tools-stream"),
+    requires=("tools",),
+)
+def tool_call_name(ctx: RuleContext) -> None:
+    """Every called function name (message or first stream fragment) is one of the request's `tools`."""
+    each(first_made(ctx, ("tools", "tools-stream")), _judge_names)
+
+
+def _judge_names(ex: Exchange) -> None:
+    if ex.probe == "tools":
+        names = [_fn(c).get("name") for c in calls_of(body_of(ex))]
+    else:
+        names = [_fn(f).get("name") for _, f in fragments_of(chunks_of(ex)) if _fn(f).get("name") is not None]
+    wrong = [n for n in names if isinstance(n, str) and n not in DECLARED]
+    if wrong:
+        raise Violation(
+            f"probe {ex.probe}: the answer calls {wrong[0]!r}, which the request did not declare "
+            f"(declared: {', '.join(DECLARED)})",
+            expected=list(DECLARED),
+            received=wrong,
+            where="tool_calls[].function.name",
+            exchange=ex,
+        )
+
+
+@rule(
+    "TOOL-004",
+    Level.SHOULD,
+    "A tool call's arguments parse as a JSON object",
+    source=f"{SPEC_CALL} function.arguments ('in JSON format'; the spec warns models may emit invalid JSON)",
+    probes=("tools",),
+    requires=("tools",),
+)
+def tool_arguments_json(ctx: RuleContext) -> None:
+    """`function.arguments` of each call is the JSON text of an object."""
+    ex = ctx.exchange("tools")
+    for i, call in enumerate(calls_of(body_of(ex))):
+        args = _fn(call).get("arguments")
+        if not isinstance(args, str):
+            continue  # TOOL-002 reports it
+        error = json_object_error(args)
+        if error is not None:
+            raise Violation(
+                f"tool_calls[{i}].function.arguments is not a JSON object ({error}): {args[:200]!r}",
+                expected="a JSON object text",
+                received=args[:300],
+                where=f"$.choices[0].message.tool_calls[{i}].function.arguments",
+                exchange=ex,
+            )
+
+
+@rule(
+    "TOOL-005",
+    Level.MUST,
+    "Every streamed tool-call fragment carries an integer index",
+    source=f"{SPEC_FRAGMENT} required [index]; notes b.2 (openai-python indexes tool_calls[index])",
+    probes=("tools-stream",),
+    requires=("tools",),
+)
+def tool_fragment_index(ctx: RuleContext) -> None:
+    """Each `delta.tool_calls[]` entry has an integer `index` >= 0."""
+    ex = ctx.exchange("tools-stream")
+    for pos, frag in fragments_of(chunks_of(ex)):
+        index = frag.get("index") if isinstance(frag, dict) else None
+        if type(index) is not int or index < 0:
+            raise Violation(
+                f"chunk {pos}: a tool-call fragment has index {index!r}, expected an integer >= 0 "
+                f"({SPEC_FRAGMENT}); "
+                "openai-python fails with TypeError without it",
+                expected="index: int >= 0",
+                received=frag,
+                where=f"chunk {pos} delta.tool_calls",
+                exchange=ex,
+            )
+
+
+@rule(
+    "TOOL-006",
+    Level.SHOULD,
+    "Streamed tool-call arguments concatenate to a JSON object",
+    source=f"{SPEC_FRAGMENT} function.arguments; notes b.1 rule 9 (arguments streamed as string fragments)",
+    probes=("tools-stream",),
+    requires=("tools",),
+)
+def tool_fragments_join(ctx: RuleContext) -> None:
+    """For each tool-call index, the `function.arguments` fragments joined in order parse as a JSON object."""
+    ex = ctx.exchange("tools-stream")
+    for index, frags in sorted(indexed(fragments_of(chunks_of(ex))).items()):
+        text = "".join(a for a in (_fn(f).get("arguments") for f in frags) if isinstance(a, str))
+        if json_object_error(text) is not None:
+            raise Violation(
+                f"tool call {index}: the streamed arguments joined are {text[:200]!r}, not a JSON object",
+                expected="a JSON object text",
+                received=text[:300],
+                where=f"tool_calls index {index}",
+                exchange=ex,
+            )
+
+
+@rule(
+    "TOOL-007",
+    Level.SHOULD,
+    "The first streamed fragment of a tool call carries its id, type and name",
+    source="notes b.1 rule 9 ('id, type and function.name arrive in the first delta for that index'); "
+    f"{SPEC_FRAGMENT}",
+    probes=("tools-stream",),
+    requires=("tools",),
+)
+def tool_fragment_head(ctx: RuleContext) -> None:
+    """The first fragment for each index has a non-empty string `id`, `type: function` and `function.name`."""
+    ex = ctx.exchange("tools-stream")
+    for index, frags in sorted(indexed(fragments_of(chunks_of(ex))).items()):
+        head = frags[0]
+        if not (
+            isinstance(head.get("id"), str)
+            and head["id"]
+            and head.get("type") == "function"
+            and isinstance(_fn(head).get("name"), str)
+            and _fn(head)["name"]
+        ):
+            raise Violation(
+                f"tool call {index}: its first fragment {head} lacks id, type 'function' or function.name; "
+                "clients that accumulate fragments key the call on them",
+                expected="{index, id, type: 'function', function: {name, arguments}}",
+                received=head,
+                where=f"first fragment of tool call {index}",
+                exchange=ex,
+            )

@@ -1,0 +1,22 @@
+"""Where maascheck's data lives: schemas and profiles ship inside the package; reports go under the cwd.
+
+The wheel carries the repository's `schemas/` as `maascheck/data/schemas` (see pyproject.toml); in a
+source checkout, where that copy does not exist, the top-level `schemas/` folder is the same data.
+Both are read through `importlib.resources`, so nothing depends on the working directory.
+"""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from pathlib import Path
+
+DATA_DIR = Path(str(files("maascheck") / "data"))
+_CHECKOUT_SCHEMAS = DATA_DIR.parents[1] / "schemas"
+SCHEMAS_DIR = DATA_DIR / "schemas" if (DATA_DIR / "schemas").is_dir() else _CHECKOUT_SCHEMAS
+PROFILES_DIR = DATA_DIR / "profiles"
+DEVIATIONS_DIR = PROFILES_DIR / "deviations"
+
+
+def reports_dir() -> Path:
+    """The default report folder: `./reports/` under the current directory (resolved when asked)."""
+    return Path.cwd() / "reports"

@@ -1,0 +1,91 @@
+"""report.md: the load report as GitHub-flavoured Markdown (tables, no images).
+
+Cell text is escaped for Markdown tables and for HTML (Markdown viewers render inline HTML), so
+target-controlled strings cannot inject markup or break the table.
+"""
+
+from __future__ import annotations
+
+import html
+
+from maascheck.load.measure.reader import RunDocs, section
+from maascheck.load.report.tables import (
+    Table,
+    baseline_table,
+    error_kind_table,
+    error_message_table,
+    load_table,
+    metric_table,
+    outcome_table,
+    reproduce_line,
+    slo_table,
+    target_table,
+    throughput_table,
+    tokens_table,
+    verdict,
+    warnings,
+)
+
+
+def md_escape(text: str) -> str:
+    """Escape text for a Markdown table cell or paragraph: HTML specials, pipes, backticks, newlines."""
+    out = html.escape(text, quote=False).replace("|", "\\|").replace("`", "\\`")
+    return " ".join(out.split())
+
+
+def md_table(t: Table) -> str:
+    """A Markdown table, or `_none_`."""
+    if not t.rows:
+        return "_none_\n"
+    lines = ["| " + " | ".join(md_escape(h) for h in t.headers) + " |", "|" + "---|" * len(t.headers)]
+    lines += ["| " + " | ".join(md_escape(c) for c in row) + " |" for row in t.rows]
+    return "\n".join(lines) + "\n"
+
+
+def render_md(docs: RunDocs) -> str:
+    """The whole Markdown report."""
+    target, run = section(docs.results, "target"), section(docs.results, "run")
+    passed, reasons = verdict(docs)
+    out = [
+        f"# maascheck load report: {md_escape(str(target.get('model', '?')))} @ "
+        f"{md_escape(str(target.get('base_url', '?')))}\n",
+        f"Run {md_escape(str(run.get('id', '?')))}, "
+        f"started {md_escape(str(run.get('started_utc', '?')))} UTC.\n",
+        "**Verdict: " + ("PASS**" if passed else "FAIL**" if passed is False else "none recorded**") + "\n",
+    ]
+    out += [f"- {md_escape(r)}" for r in reasons]
+    warns = warnings(docs)
+    if warns:
+        out.append("\n> **Warnings**\n>")
+        out += [f"> - {md_escape(w)}" for w in warns]
+    repro = reproduce_line(docs)
+    out += [
+        "\n## SLOs\n",
+        md_table(slo_table(docs)),
+        "## Target and load settings\n",
+        md_table(target_table(docs)),
+        md_table(load_table(docs)),
+        "Reproduce:\n",
+        "```\n" + (repro or "not recorded").replace("```", "'''") + "\n```\n",
+        "## Metrics\n",
+        md_table(metric_table(docs)),
+        "## Throughput\n",
+        md_table(throughput_table(docs)),
+        "## Requests and errors\n",
+        md_table(outcome_table(docs)),
+        "### Errors by kind\n",
+        md_table(error_kind_table(docs)),
+        "### Most frequent error messages\n",
+        md_table(error_message_table(docs)),
+        "## Token accounting\n",
+        md_table(tokens_table(docs)),
+    ]
+    base = baseline_table(docs)
+    if base is not None:
+        out += [
+            "## Baseline comparison\n",
+            f"Compared with {md_escape(str(section(docs.results, 'baseline').get('path', '?')))}.\n",
+            md_table(base),
+        ]
+    out.append("Plots: see report.html.\n")
+    return "\n".join(out)

@@ -1,0 +1,392 @@
+"""Locust event listeners: set up each process, stop the run, ship records to the master, write results.
+
+Roles: *local* (one process), *worker* (runs users, writes `requests-<worker>.jsonl`, ships its records
+as one batch of JSONL bytes with every `report_to_master` (every 3 s) and a final `maascheck_final`
+message on stop), *master* (merges the records into `requests.jsonl` as they arrive and writes
+`results.json` on quit). Processes that generate load run under `maascheck.load.run.gcpolicy.GcPolicy` and
+flush their buffered records once a second, at test stop and on quit (SIGINT/SIGTERM included).
+A worker that never sends its final message is reported as lost; its records received so far (and
+those in its local file, when the master can read it) are kept.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import gevent
+from locust import events
+from locust.runners import MasterRunner, WorkerRunner
+
+from maascheck import __version__
+from maascheck.core.secrets import read_api_key
+from maascheck.load.measure.results import build_results
+from maascheck.load.measure.tokens import load_counter
+from maascheck.load.run.options import Settings, add_locust_arguments, settings_from
+from maascheck.load.run.pacing import Pacer
+from maascheck.load.run.postprocess import Postprocessor
+from maascheck.load.run.recorder import JsonlWriter, RecordSink, decode_lines, encode, read_jsonl
+from maascheck.load.run.runtime import ATTR, Budget, Runtime, runtime_of
+
+log = logging.getLogger("maascheck.load")
+SATURATED_CPU_PERCENT = 90.0
+LAG_WARN_MS = 100.0
+HOUSEKEEPING_S = 0.25
+
+
+class _NoSpawnRateWarning(logging.Filter):
+    """Drops Locust's "spawn rate is very high" warning: every user is meant to start at once here."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "spawn rate is very high" not in record.getMessage()
+
+
+_QUIET = _NoSpawnRateWarning()
+
+
+def register() -> None:
+    """Attach maascheck's listeners to Locust's global events (called once by the locustfile)."""
+    runners_log = logging.getLogger("locust.runners")
+    if _QUIET not in runners_log.filters:
+        runners_log.addFilter(_QUIET)
+    hooks: Any = events  # Locust's EventHook.add_listener is untyped
+    hooks.init_command_line_parser.add_listener(_on_parser)
+    hooks.init.add_listener(_on_init)
+    hooks.test_start.add_listener(_on_test_start)
+    hooks.test_stop.add_listener(_on_test_stop)
+    hooks.quitting.add_listener(_on_quitting)
+
+
+def _role(runner: Any) -> str:
+    if isinstance(runner, MasterRunner):
+        return "master"
+    if isinstance(runner, WorkerRunner):
+        return "worker"
+    return "local"
+
+
+def _on_parser(parser: Any) -> None:
+    add_locust_arguments(parser)
+
+
+def _on_init(environment: Any, **_kw: Any) -> None:
+    runner = environment.runner
+    role = _role(runner)
+    if role != "worker":  # workers get the master's options with the spawn message
+        settings_from(environment.parsed_options, environment.host)  # fail early on bad options
+    if role == "master":
+        runner.register_message("maascheck_final", _on_final)
+        runner.register_message("maascheck_done", _on_done)
+        environment.events.worker_report.add_listener(
+            lambda client_id, data: _on_worker_report(environment, data)
+        )
+    if role == "worker":
+        environment.events.report_to_master.add_listener(
+            lambda client_id, data: _on_report_to_master(environment, data)
+        )
+
+
+def _on_test_start(environment: Any, **_kw: Any) -> None:
+    runner = environment.runner
+    role = _role(runner)
+    s = settings_from(environment.parsed_options, environment.host)
+    report_dir = Path(s.report_dir)
+    rt = Runtime(
+        settings=s,
+        role=role,
+        report_dir=report_dir,
+        api_key=read_api_key(s.api_key_env),
+        counter=load_counter(s.tokenizer),
+    )
+    rt.t0_ns, rt.t0_utc, rt.cpu0 = time.perf_counter_ns(), time.time(), time.process_time()
+    n_workers, index = 1, 0
+    if role == "worker":
+        index = max(int(runner.worker_index), 0)
+        n_workers = max(int(getattr(environment.parsed_options, "expect_workers", 1) or 1), index + 1)
+        rt.worker_id = f"w{index}"
+        rt.sink = RecordSink(
+            JsonlWriter(report_dir / f"requests-{rt.worker_id}.jsonl"), keep=False, ship=True
+        )
+    else:
+        rt.sink = RecordSink(JsonlWriter(report_dir / "requests.jsonl"), keep=True, ship=False)
+    if s.max_requests:
+        rt.budget = Budget(s.max_requests // n_workers + (1 if index < s.max_requests % n_workers else 0))
+    if s.open_loop and role != "master":
+        rt.pacer = Pacer(
+            s.level,
+            arrival=s.arrival,
+            t0_ns=rt.t0_ns,
+            share=1.0 / n_workers,
+            offset=index / n_workers,
+            seed=s.workload.seed * 7919 + index,
+        )
+    setattr(environment, ATTR, rt)
+    if role != "master":  # processes that generate load: no automatic GC pauses, records made in slices
+        rt.post = Postprocessor()
+        rt.post.start()
+        rt.gc.start()
+        gevent.spawn(_housekeeping, rt)
+    if role == "worker":
+        gevent.spawn(_watch_quota, environment, rt)
+    else:
+        gevent.spawn(_control, environment, rt)
+
+
+def _housekeeping(rt: Runtime) -> None:
+    """Every 0.25 s: write out records buffered for a second, run the explicit young collection.
+
+    The collection's pause grows with the objects created since the previous one (about 1 ms after
+    1 s at 256 streams, `docs/load-client.md`), so it runs often and short.
+    """
+    while True:
+        gevent.sleep(HOUSEKEEPING_S)
+        if rt.sink is not None and rt.sink.writer is not None:
+            rt.sink.writer.flush_if_due()
+        rt.gc.step()
+
+
+def _watch_quota(environment: Any, rt: Runtime) -> None:
+    """Worker: tell the master once this worker's share of --max-requests has finished."""
+    while not rt.budget.exhausted:
+        gevent.sleep(0.05)
+    environment.runner.send_message("maascheck_done", {"id": rt.worker_id})
+
+
+def _control(environment: Any, rt: Runtime) -> None:
+    """Local/master: stop at --stop-after seconds or when every request of --max-requests finished."""
+    s, runner = rt.settings, environment.runner
+    while True:
+        gevent.sleep(0.05)
+        elapsed = (time.perf_counter_ns() - rt.t0_ns) / 1e9
+        if s.stop_after and elapsed >= s.stop_after:
+            rt.stopped_by = "time"
+        elif rt.role == "local" and rt.budget.exhausted:
+            rt.stopped_by = "max_requests"
+        elif rt.role == "master" and s.max_requests:
+            expected = max(int(getattr(environment.parsed_options, "expect_workers", 1) or 1), 1)
+            if sum(1 for w in rt.workers.values() if w.get("done")) >= expected:
+                rt.stopped_by = "max_requests"
+        if rt.stopped_by:
+            break
+    if rt.role == "master":
+        runner.stop()  # sends stop and waits for the workers, whose final records come first
+    runner.quit()
+
+
+def _on_report_to_master(environment: Any, data: dict[str, Any]) -> None:
+    rt = getattr(environment, ATTR, None)
+    if isinstance(rt, Runtime) and rt.sink is not None:
+        data["maascheck_records"] = rt.sink.take_outbox()
+
+
+def _master_accept(rt: Runtime, batch: bytes) -> None:
+    """Master: merge a worker's batch of JSONL lines into requests.jsonl and count them per worker."""
+    if rt.sink is None:
+        return
+    lines = [line for line in batch.splitlines() if line.strip()]
+    for line, r in zip(lines, decode_lines(lines), strict=False):
+        rt.sink.add_line(line + b"\n")
+        w = rt.workers.setdefault(r["worker"], {"id": r["worker"], "requests": 0, "lost": True})
+        w["requests"] += 1
+
+
+def _on_worker_report(environment: Any, data: dict[str, Any]) -> None:
+    rt = getattr(environment, ATTR, None)
+    if isinstance(rt, Runtime) and data.get("maascheck_records"):
+        _master_accept(rt, data["maascheck_records"])
+
+
+def _on_final(environment: Any, msg: Any, **_kw: Any) -> None:
+    rt = getattr(environment, ATTR, None)
+    if not isinstance(rt, Runtime):
+        return
+    _master_accept(rt, msg.data.get("records") or b"")
+    summary = msg.data["summary"]
+    w = rt.workers.setdefault(summary["id"], {"id": summary["id"], "requests": 0})
+    w.update({k: v for k, v in summary.items() if k != "requests"}, lost=False, final=True)
+
+
+def _on_done(environment: Any, msg: Any, **_kw: Any) -> None:
+    rt = getattr(environment, ATTR, None)
+    if isinstance(rt, Runtime):
+        rt.workers.setdefault(msg.data["id"], {"id": msg.data["id"], "requests": 0, "lost": True})["done"] = (
+            True
+        )
+
+
+def _on_test_stop(environment: Any, **_kw: Any) -> None:
+    rt = getattr(environment, ATTR, None)
+    if not isinstance(rt, Runtime) or rt.sink is None:
+        return
+    if rt.post is not None:  # users are stopped by now (cancelled requests recorded): finish the rest
+        rt.post.drain()
+    rt.sink.flush()
+    if rt.role != "worker":
+        return
+    environment.runner.send_message(
+        "maascheck_final", {"records": rt.sink.take_outbox(), "summary": rt.cpu_summary()}
+    )
+
+
+def _on_quitting(environment: Any, **_kw: Any) -> None:
+    rt = getattr(environment, ATTR, None)
+    if not isinstance(rt, Runtime) or rt.sink is None:
+        return
+    if rt.post is not None:
+        rt.post.drain()
+    rt.gc.stop()
+    if rt.role == "worker":
+        if rt.sink.writer is not None:
+            rt.sink.writer.close()
+        return
+    if rt.role == "master":
+        _recover_unreported(environment, rt)
+    doc = results_document(rt, environment)
+    if rt.sink.writer is not None:
+        rt.sink.writer.close()
+    path = rt.report_dir / "results.json"
+    path.write_text(_dumps(doc), encoding="utf-8")
+    for w in doc["client"]["warnings"]:
+        log.warning(w)
+    environment.process_exit_code = doc["verdict"]["exit_code"]
+
+
+def _recover_unreported(environment: Any, rt: Runtime) -> None:
+    """Master: merge records of workers without a final report from their local file, when readable."""
+    assert rt.sink is not None
+    for index in getattr(environment.runner, "worker_indexes", {}).values():
+        rt.workers.setdefault(f"w{index}", {"id": f"w{index}", "requests": 0, "lost": True})
+    seen = {r["rid"] for r in rt.sink.records}
+    for wid, w in rt.workers.items():
+        if w.get("final"):
+            continue
+        extra = [r for r in read_jsonl(rt.report_dir / f"requests-{wid}.jsonl") if r.get("rid") not in seen]
+        _master_accept(rt, b"".join(encode(r) for r in extra))
+        w["recovered_from_file"] = len(extra)
+
+
+def client_block(rt: Runtime, records: list[dict[str, Any]], doc_load: dict[str, Any]) -> dict[str, Any]:
+    """Client CPU self-calibration and warnings (saturation, rate shortfall, dispatch lag)."""
+    summaries = (
+        [w for w in rt.workers.values() if "cpu_s" in w] if rt.role == "master" else [rt.cpu_summary()]
+    )
+    cpu = sum(w["cpu_s"] for w in summaries)
+    chunks = sum(w.get("chunks", 0) for w in summaries)
+    per_core = [100.0 * w["cpu_s"] / w["wall_s"] for w in summaries if w.get("wall_s")]
+    warnings: list[str] = []
+    saturated = any(p > SATURATED_CPU_PERCENT for p in per_core)
+    if saturated:
+        warnings.append(
+            f"load generator saturated: a worker used {max(per_core):.0f}% of a core "
+            f"(> {SATURATED_CPU_PERCENT:.0f}%); latencies include client queueing; add --processes"
+        )
+    offered, achieved = doc_load.get("offered_rps"), doc_load.get("achieved_rps") or 0.0
+    window = float(doc_load.get("measured_s") or 0.0)
+    expected = (offered or 0.0) * window  # Poisson counts: allow 3 standard deviations before warning
+    if offered and achieved < 0.9 * offered and achieved * window < expected - 3 * math.sqrt(expected) - 1:
+        warnings.append(
+            f"achieved {achieved:.2f} req/s is below the offered {offered:.2f} req/s; "
+            "the server or the client (pool size --users) could not keep up"
+        )
+    lags = sorted(r["dispatch_lag_ms"] for r in records if r.get("dispatch_lag_ms") is not None)
+    if lags and lags[min(len(lags) - 1, math.ceil(0.99 * len(lags)) - 1)] > LAG_WARN_MS:
+        warnings.append(
+            f"dispatch lag p99 above {LAG_WARN_MS:.0f} ms: requests left later than scheduled; "
+            "raise the user pool (--users) or add --processes"
+        )
+    for w in rt.workers.values():
+        if w.get("lost"):
+            warnings.append(
+                f"worker {w['id']} sent no final report (lost or stopped early); "
+                f"kept {w.get('requests', 0)} of its records"
+            )
+    pauses = [w["gc_max_pause_ms"] for w in summaries if "gc_max_pause_ms" in w]
+    return {
+        "gc_max_pause_ms": max(pauses) if pauses else None,
+        "cpu_s": round(cpu, 4),
+        "cpu_percent": round(max(per_core), 2) if per_core else None,
+        "cpu_ms_per_1000_chunks": round(cpu * 1e3 / (chunks / 1000), 3) if chunks else None,
+        "chunks": chunks,
+        "saturated": saturated,
+        "warnings": warnings,
+    }
+
+
+def results_document(rt: Runtime, environment: Any) -> dict[str, Any]:
+    """The results.json document of a finished (or interrupted) run."""
+    assert rt.sink is not None
+    s: Settings = rt.settings
+    records = rt.sink.records
+    finished = time.time()
+    run_time_opt = getattr(environment.parsed_options, "run_time", None)
+    natural_end = run_time_opt and finished - rt.t0_utc >= float(run_time_opt) - 1
+    load = {
+        "mode": "open" if s.open_loop else "closed",
+        "users": s.users,
+        "rate_rps": s.rate or None,
+        "arrival": s.arrival if s.open_loop else None,
+        "shape": s.shape,
+        "processes": max(len(rt.workers), 1) if rt.role == "master" else 1,
+        "run_time_s": s.stop_after or (float(run_time_opt) if run_time_opt else None),
+        "max_requests": s.max_requests or None,
+        "offered_rps": _offered(s) if s.open_loop else None,
+    }
+    workers = (
+        [
+            {"id": w["id"], "requests": w.get("requests", 0), "lost": bool(w.get("lost"))}
+            for w in sorted(rt.workers.values(), key=lambda w: str(w["id"]))
+        ]
+        if rt.role == "master"
+        else [{"id": rt.worker_id, "requests": len(records), "lost": False}]
+    )
+    doc = build_results(
+        records,
+        slos=s.slos,
+        run={
+            "id": uuid.uuid4().hex[:12],
+            "started_utc": _utc(rt.t0_utc),
+            "finished_utc": _utc(finished),
+            "duration_s": round(finished - rt.t0_utc, 3),
+            "warmup_s": s.warmup,
+            "interrupted": rt.stopped_by is None and not natural_end,
+            "stopped_by": rt.stopped_by or ("run_time" if natural_end else "interrupt"),
+            "reproduce": s.reproduce,
+        },
+        target={"base_url": s.host, "model": s.model, "profile": s.profile, "scenario": s.scenario},
+        load=load,
+        workload=s.workload.describe(s.body.include_usage),
+        client={},
+        workers=workers,
+        tool={"name": "maascheck", "version": __version__},
+    )
+    doc["client"] = client_block(
+        rt,
+        [r for r in records if not r.get("warmup")],
+        {**doc["load"], "measured_s": doc["run"]["measured_s"]},
+    )
+    return doc
+
+
+def _offered(s: Settings) -> float:
+    """Mean offered arrivals/s over the measured part of the run."""
+    span = s.stop_after or 60.0
+    ts = [s.warmup + (span - s.warmup) * (i + 0.5) / 100 for i in range(100)]
+    return round(sum(s.level(t) for t in ts) / len(ts), 3)
+
+
+def _utc(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
+
+
+def _dumps(doc: dict[str, Any]) -> str:
+    import json
+
+    return json.dumps(doc, indent=2) + "\n"
+
+
+__all__ = ["client_block", "register", "results_document", "runtime_of"]

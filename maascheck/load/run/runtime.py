@@ -1,0 +1,97 @@
+"""Per-process run state shared by users, shapes and listeners (attached to the Locust Environment)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from maascheck.load.measure.metrics import TokenCounter
+from maascheck.load.run.gcpolicy import GcPolicy
+from maascheck.load.run.options import Settings
+from maascheck.load.run.pacing import Pacer
+from maascheck.load.run.postprocess import Postprocessor
+from maascheck.load.run.recorder import RecordSink
+
+ATTR = "maascheck_runtime"
+
+
+@dataclass
+class Budget:
+    """The request quota of one process (`--max-requests` split across workers); None = unbounded."""
+
+    quota: int | None
+    started: int = 0
+    finished: int = 0
+
+    def try_start(self) -> bool:
+        """Claim one request; False once the quota is used up."""
+        if self.quota is not None and self.started >= self.quota:
+            return False
+        self.started += 1
+        return True
+
+    def finish(self) -> None:
+        """Count one finished request."""
+        self.finished += 1
+
+    @property
+    def exhausted(self) -> bool:
+        """Every request of the quota has finished."""
+        return self.quota is not None and self.finished >= self.quota
+
+
+@dataclass
+class Runtime:
+    """What one Locust process knows about the run."""
+
+    settings: Settings
+    role: str  # "local" | "master" | "worker"
+    report_dir: Path
+    api_key: str | None
+    counter: TokenCounter | None
+    worker_id: str = "w0"
+    t0_ns: int = 0
+    t0_utc: float = 0.0
+    cpu0: float = 0.0
+    budget: Budget = field(default_factory=lambda: Budget(None))
+    sink: RecordSink | None = None
+    pacer: Pacer | None = None
+    seq: int = 0
+    stopped_by: str | None = None
+    workers: dict[str, dict[str, Any]] = field(default_factory=dict)  # master: per worker summary
+    gc: GcPolicy = field(default_factory=GcPolicy)
+    post: Postprocessor | None = None  # load-generating processes: records made off the users' greenlets
+
+    def now(self) -> int:
+        """The run clock (perf_counter_ns)."""
+        return time.perf_counter_ns()
+
+    def next_rid(self) -> str:
+        """A run-unique request id such as ``w0-000123``."""
+        self.seq += 1
+        return f"{self.worker_id}-{self.seq:06d}"
+
+    def cpu_summary(self) -> dict[str, Any]:
+        """This process's CPU use since the test started."""
+        wall = max(time.perf_counter() - self.t0_ns / 1e9, 1e-9)
+        cpu = time.process_time() - self.cpu0
+        sink = self.sink
+        return {
+            "id": self.worker_id,
+            "requests": self.budget.finished,
+            "cpu_s": round(cpu, 4),
+            "wall_s": round(wall, 4),
+            "chunks": sink.chunks if sink else 0,
+            "lost": False,
+            **self.gc.summary(),
+        }
+
+
+def runtime_of(environment: Any) -> Runtime:
+    """The Runtime attached to a Locust Environment by the init listener."""
+    rt = getattr(environment, ATTR, None)
+    if not isinstance(rt, Runtime):
+        raise RuntimeError("maascheck runtime missing: run Locust with -f loadtests/locustfile.py")
+    return rt

@@ -1,0 +1,134 @@
+"""Locust users: what each scenario sends. One streamed request per task iteration.
+
+The request itself runs on `maascheck.load.client.reactor.open_client` (one keep-alive connection per user); this
+module only picks the prompt, waits for the open-loop slot, and hands the result to the record sink.
+The finished exchange is handed to `maascheck.load.run.postprocess` (parsed and recorded in short slices off
+this greenlet, so other streams' timestamps are not held up, load-metrics.md §8) and the user sends
+its next request at once. ONE Locust request event is fired per request (name = scenario, response time
+= TTFT) for the live UI; Locust's bucketed statistics are never used for results (exact values come
+from the records). A request cut off by the end of the run is recorded with outcome "cancelled".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import gevent
+from locust import User, constant, task
+
+from maascheck.load.client.lean import Endpoint, StreamCancelled, StreamResult
+from maascheck.load.client.reactor import open_client
+from maascheck.load.measure.events import Chunk, parse_stream
+from maascheck.load.measure.metrics import request_record
+from maascheck.load.run.runtime import Runtime, runtime_of
+from maascheck.load.workload.payloads import SCENARIOS, build_body
+from maascheck.load.workload.workloads import Prompt
+
+_IDLE_S = 3600.0
+
+
+class StreamingUser(User):
+    """Abstract base: streams requests of `scenario` in a closed loop, or on the open-loop schedule."""
+
+    abstract = True
+    scenario: ClassVar[str] = "chat"
+    wait_time = constant(0)
+    _ids: ClassVar[int] = 0
+
+    def __init__(self, environment: Any) -> None:
+        super().__init__(environment)
+        self.rt: Runtime = runtime_of(environment)
+        s = self.rt.settings
+        headers = {"Authorization": f"Bearer {self.rt.api_key}"} if self.rt.api_key else {}
+        self.client = open_client(Endpoint.parse(s.host), headers, timeout=s.timeout)
+        StreamingUser._ids += 1
+        self._next_prompt: Callable[[], Prompt] = s.workload.sampler(StreamingUser._ids)
+        self._path = SCENARIOS[self.scenario]
+
+    def on_stop(self) -> None:
+        """Close the connection."""
+        self.client.close()
+
+    @task
+    def stream_one(self) -> None:
+        """Send one streamed request and record it."""
+        rt = self.rt
+        if not rt.budget.try_start():
+            gevent.sleep(_IDLE_S)  # quota used: idle until the controller stops the test
+            return
+        intended = None
+        if rt.pacer is not None:
+            intended = rt.pacer.next_slot()
+            delay = (intended - rt.now()) / 1e9
+            if delay > 0:
+                gevent.sleep(delay)
+        prompt = self._next_prompt()
+        body = build_body(self.scenario, prompt, rt.settings.body)
+        try:
+            result = self.client.post_stream(self._path, body)
+        except StreamCancelled as stop:  # the run stopped mid-stream: keep what was measured, then exit
+            res = stop.result
+            self._record(res, intended, parse_stream(res.events, res.event_times_ns))
+            raise
+        if rt.post is None:
+            self._record(result, intended, parse_stream(result.events, result.event_times_ns))
+        else:  # parsed and recorded off this greenlet, in short slices; the next request leaves now
+            rt.post.submit(result, lambda res, chunks: self._record(res, intended, chunks))
+
+    def _record(self, result: StreamResult, intended: int | None, chunks: list[Chunk]) -> None:
+        rt = self.rt
+        record = request_record(result, counter=rt.counter, t0_ns=rt.t0_ns, intended_ns=intended, chunks=chunks)
+        record = {
+            "rid": rt.next_rid(),
+            "worker": rt.worker_id,
+            "scenario": self.scenario,
+            "warmup": record["start_s"] < rt.settings.warmup,
+            **record,
+            "good": None,
+        }
+        rt.budget.finish()
+        if rt.sink is not None:
+            rt.sink.add(record)
+        self._fire(record)
+
+    def _fire(self, record: dict[str, Any]) -> None:
+        """One Locust request event per request (for the live UI and Locust's own summary only)."""
+        outcome = record["outcome"]
+        self.environment.events.request.fire(
+            request_type="SSE",
+            name=self.scenario,
+            response_time=record["ttft_ms"] if record["ttft_ms"] is not None else record["e2e_done_ms"] or 0.0,
+            response_length=record["output_tokens"] or 0,
+            exception=None if outcome in ("ok", "cancelled") else RuntimeError(f"{outcome}: {record['error']}"),
+            context={},
+        )
+
+
+class ChatUser(StreamingUser):
+    """Streaming chat completions (POST /chat/completions)."""
+
+    scenario = "chat"
+
+
+class CompletionsUser(StreamingUser):
+    """Streaming legacy completions (POST /completions)."""
+
+    scenario = "completions"
+
+
+class VisionUser(StreamingUser):
+    """Streaming chat with an image part (a small generated PNG as a data: URL)."""
+
+    scenario = "vision"
+
+
+class ReasoningUser(StreamingUser):
+    """Streaming chat with a reasoning model: TTFT at the first reasoning token, TTFO at the first content."""
+
+    scenario = "reasoning"
+
+
+USER_CLASSES: dict[str, type[StreamingUser]] = {
+    "chat": ChatUser, "completions": CompletionsUser, "vision": VisionUser, "reasoning": ReasoningUser,
+}  # fmt: skip

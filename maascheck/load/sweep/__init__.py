@@ -1,0 +1,1 @@
+"""maascheck.load.sweep"""

@@ -1,0 +1,175 @@
+"""Capacity and knee detection over the steps of a load sweep (pure functions, no I/O).
+
+Definitions (`maascheck sweep`):
+- **Scaling efficiency** of step i over step i-1: the measured throughput gain divided by the ideal
+  linear gain, `(T_i - T_{i-1}) / (T_{i-1} * (L_i / L_{i-1} - 1))`, where L is the offered load
+  (users or arrivals/s) and T the throughput (output tokens/s by default). 1.0 = perfectly linear,
+  0 = no gain, negative = throughput fell.
+- **Knee**: the load of the last step before the first step whose efficiency is below
+  `min_efficiency` (default 0.5, i.e. less than half the ideal gain). It is the saturation point:
+  adding load past it mostly adds queueing. None when every step still scales (sweep higher).
+- **Capacity under SLOs**: the highest load of the run of passing steps that starts at the lowest
+  step (a passing step above a failing one is reported separately as `highest_passing`, and is not
+  trusted as capacity). None when the lowest step fails.
+
+vLLM's `serve_sla` instead bisects one knob with a PCHIP fit of the SLO margin
+(`vllm/benchmarks/sweep/serve_sla.py`); stepping a fixed ladder here keeps each point a full,
+warm-up-excluded steady-state run and makes the knee visible.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from maascheck.load.measure.reader import num, section
+
+DEFAULT_MIN_EFFICIENCY = 0.5
+DEFAULT_KNEE_METRIC = "output_tokens_per_s"
+
+
+@dataclass
+class Step:
+    """One step's outcome as the analysis sees it."""
+
+    load: float
+    ran: bool  # produced a results document
+    passed: bool | None  # every SLO met (None: no SLO given, or not run)
+    throughput: float | None  # the knee metric
+    error_rate: float | None = None
+    slos: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def from_results(
+        cls, load: float, doc: dict[str, Any] | None, metric: str = DEFAULT_KNEE_METRIC, has_slos: bool = True
+    ) -> Step:
+        """Build from a step's results.json (None when the step produced none)."""
+        if doc is None:
+            return cls(load=load, ran=False, passed=None, throughput=None)
+        verdict = section(doc, "verdict").get("passed")
+        req = section(doc, "requests")
+        total, ok = num(req.get("total")), num(req.get("ok"))
+        rate = num(req.get("error_rate"))
+        if rate is None and total:
+            rate = (total - (ok or 0)) / total
+        return cls(
+            load=load,
+            ran=True,
+            passed=(verdict if isinstance(verdict, bool) else None) if has_slos else None,
+            throughput=num(section(doc, "throughput").get(metric)),
+            error_rate=rate,
+            slos=[s for s in doc.get("slos") or [] if isinstance(s, dict)],
+        )
+
+
+def efficiencies(steps: Sequence[Step]) -> list[float | None]:
+    """Scaling efficiency of each step over the previous measured step (None for the first or unknown)."""
+    out: list[float | None] = []
+    prev: Step | None = None
+    for s in steps:
+        eff = None
+        if prev is not None and s.throughput is not None and prev.throughput and prev.load > 0:
+            ideal = prev.throughput * (s.load / prev.load - 1)
+            if ideal > 0:
+                eff = (s.throughput - prev.throughput) / ideal
+        out.append(eff)
+        if s.throughput is not None:
+            prev = s
+    return out
+
+
+@dataclass(frozen=True)
+class Knee:
+    """The knee load (None if not reached) and a sentence saying why."""
+
+    load: float | None
+    reason: str
+
+
+def find_knee(steps: Sequence[Step], min_efficiency: float = DEFAULT_MIN_EFFICIENCY) -> Knee:
+    """The last step before throughput stops scaling (see the module docstring)."""
+    measured = [s for s in steps if s.throughput is not None]
+    if len(measured) < 2:
+        return Knee(None, "fewer than two steps measured throughput: no knee can be found")
+    effs = efficiencies(measured)
+    for i, eff in enumerate(effs):
+        if eff is not None and eff < min_efficiency:
+            prev, cur = measured[i - 1], measured[i]
+            gain = (
+                f"raised throughput by only {eff * 100:.0f} % of the ideal linear gain"
+                if eff >= 0
+                else "lowered throughput"
+            )
+            return Knee(
+                prev.load,
+                f"going from {prev.load:g} to {cur.load:g} {gain} (threshold "
+                f"{min_efficiency * 100:.0f} %): saturation at {prev.load:g}",
+            )
+    return Knee(
+        None,
+        f"throughput still scaled at {min_efficiency * 100:.0f} % or more of linear up to "
+        f"{measured[-1].load:g}: the knee lies above the highest step",
+    )
+
+
+@dataclass(frozen=True)
+class Capacity:
+    """Capacity under the SLOs, the highest passing step anywhere, and why."""
+
+    load: float | None
+    highest_passing: float | None
+    reason: str
+
+
+def find_capacity(steps: Sequence[Step]) -> Capacity:
+    """The highest load of the contiguous passing run from the lowest step (see the module docstring)."""
+    if not steps:
+        return Capacity(None, None, "no step ran")
+    passing = [s.load for s in steps if s.passed is True]
+    highest = max(passing) if passing else None
+    capacity = None
+    for s in steps:
+        if s.passed is not True:
+            break
+        capacity = s.load
+    if capacity is None:
+        first = steps[0]
+        why = "did not run" if not first.ran else "failed its SLOs"
+        return Capacity(None, highest, f"the lowest step ({first.load:g}) {why}: no load meets the SLOs")
+    reason = f"every step up to {capacity:g} met the SLOs"
+    nxt = next((s for s in steps if s.load > capacity), None)
+    if nxt is not None:
+        reason += f"; {nxt.load:g} " + ("did not run" if not nxt.ran else "failed")
+    if highest is not None and highest > capacity:
+        reason += f" (a higher step, {highest:g}, passed again: noisy or non-monotone; not trusted)"
+    return Capacity(capacity, highest, reason)
+
+
+def bad_failure(step: Step, stop_factor: float, max_error_rate: float) -> str | None:
+    """Why the sweep should stop after `step` (None to go on).
+
+    Stops when the step did not run, when its error rate exceeds `max_error_rate`, or (with
+    `stop_factor` > 0) when an SLO is missed by more than `stop_factor` times its threshold.
+    """
+    if not step.ran:
+        return f"step {step.load:g} produced no results"
+    if step.error_rate is not None and step.error_rate > max_error_rate:
+        return f"step {step.load:g} error rate {step.error_rate * 100:.0f} % > {max_error_rate * 100:.0f} %"
+    if stop_factor <= 0:
+        return None
+    for slo in step.slos:
+        measured, threshold, op = num(slo.get("measured")), num(slo.get("threshold")), slo.get("op")
+        if slo.get("passed") is not False or threshold is None:
+            continue
+        if measured is None:
+            return f"step {step.load:g}: {slo.get('expr')} could not be measured"
+        if op in ("<=", "<") and threshold > 0 and measured > stop_factor * threshold:
+            return (
+                f"step {step.load:g}: {slo.get('expr')} missed by more than {stop_factor:g}x ({measured:g})"
+            )
+        if op in (">=", ">") and measured * stop_factor < threshold:
+            return (
+                f"step {step.load:g}: {slo.get('expr')} missed by more than {stop_factor:g}x ({measured:g})"
+            )
+    return None
