@@ -88,7 +88,7 @@ def test_misbehaving_endpoint_fails_rules_without_crashing_or_hanging(script: li
 
 def test_broken_probe_code_is_a_rule_error_and_ad_hoc_sends_are_budgeted() -> None:
     from maascheck.conformance.model.probe import PROBES, Probe
-    from maascheck.conformance.model.rule import RULES, Level, RuleContext, rule
+    from maascheck.conformance.model.rule import RULES, Impact, Level, RuleContext, rule
 
     def broken_body(env: object) -> dict[str, object]:
         raise ValueError("bug in a body builder")
@@ -101,8 +101,8 @@ def test_broken_probe_code_is_a_rule_error_and_ad_hoc_sends_are_budgeted() -> No
             ctx.send("GET", "/models", label=f"zz-adhoc-{i}")
 
     PROBES["zz-broken"] = Probe(name="zz-broken", method="POST", path="/chat/completions", body=broken_body)
-    rule("ZZ-001", Level.MUST, "test-only", source="test", probes=("zz-broken",))(reads_broken)
-    rule("ZZ-002", Level.MAY, "test-only", source="test", probes=())(sends_twice)
+    rule("ZZ-001", Level.MUST, "test-only", source="test", probes=("zz-broken",), impact=Impact.SPEC)(reads_broken)
+    rule("ZZ-002", Level.MAY, "test-only", source="test", probes=(), impact=Impact.SPEC)(sends_twice)
     try:
         with simulator() as url:
             result = run_suite(

@@ -8,7 +8,7 @@ profile does not document the feature). Returning normally means the rule passed
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -24,6 +24,44 @@ class Level(StrEnum):
     MUST = "MUST"
     SHOULD = "SHOULD"
     MAY = "MAY"
+
+
+class Impact(StrEnum):
+    """What breaks when a rule fails: the evidence behind a verdict, beside the level (a fact of the documents).
+
+    `client`: a named real client fails (the official openai SDK, or one from the client matrix);
+    the rule names it and the exception in `breaks`. `spec`: the answer differs from the documented
+    contract, and no known client breaks on it. `hygiene`: presentation a user or operator notices
+    (a header, a helpful error field), no contract term at stake.
+    """
+
+    CLIENT = "client"
+    SPEC = "spec"
+    HYGIENE = "hygiene"
+
+
+class Defect(StrEnum):
+    """Failures that are defects whatever the level or impact: the compat view always counts them.
+
+    A rule may declare one (STREAM-005 is about hangs, USAGE-002 about arithmetic); the runner also
+    finds them in the exchanges a failed rule read (a 5xx status, a stall, a cut body).
+    """
+
+    SERVER_ERROR = "5xx"
+    HANG = "hang"
+    TRUNCATION = "truncation"
+    ARITHMETIC = "arithmetic"
+
+
+@dataclass(frozen=True)
+class ClientBreak:
+    """Evidence of client impact: which client fails and how (exception or wrong result)."""
+
+    client: str  # a client a user can install: "openai-python 1.x", a client-matrix name
+    failure: str  # what it does with the failing answer: "raises json.JSONDecodeError in Stream.__stream__"
+
+    def __str__(self) -> str:
+        return f"{self.client}: {self.failure}"
 
 
 class Violation(Exception):
@@ -94,6 +132,9 @@ class Rule:
     probes: tuple[str, ...]
     check: Callable[[RuleContext], None]
     requires: tuple[str, ...] = ()  # profile features that must be documented for the rule to apply
+    impact: Impact = Impact.SPEC
+    breaks: tuple[ClientBreak, ...] = ()  # the evidence of a `client` impact (empty otherwise)
+    defect: Defect | None = None  # a failure of this rule is always this defect (e.g. a hang)
 
 
 RULES: dict[str, Rule] = {}
@@ -106,15 +147,39 @@ def rule(
     *,
     source: str,
     probes: tuple[str, ...] | list[str],
+    impact: Impact,
+    breaks: Sequence[ClientBreak] = (),
+    defect: Defect | None = None,
     requires: tuple[str, ...] | list[str] = (),
 ) -> Callable[[Callable[[RuleContext], None]], Callable[[RuleContext], None]]:
-    """Register the decorated function as rule `rule_id`; its docstring explains the check."""
+    """Register the decorated function as rule `rule_id`; its docstring explains the check.
+
+    `impact` is required: a `client` impact names at least one client in `breaks`, other impacts none.
+    """
+    if (impact is Impact.CLIENT) != bool(breaks):
+        raise ValueError(
+            f"rule {rule_id}: impact {impact.value!r} with {len(breaks)} client breaks; a 'client' impact "
+            "names the client that fails, e.g. breaks=[ClientBreak('openai-python', 'raises APIError')], "
+            "and 'spec' or 'hygiene' name none"
+        )
 
     def register(fn: Callable[[RuleContext], None]) -> Callable[[RuleContext], None]:
         if rule_id in RULES:
             raise ValueError(f"rule {rule_id} registered twice")
         area = fn.__module__.rsplit(".", 1)[-1]
-        RULES[rule_id] = Rule(rule_id, level, title, source, area, tuple(probes), fn, tuple(requires))
+        RULES[rule_id] = Rule(
+            rule_id,
+            level,
+            title,
+            source,
+            area,
+            tuple(probes),
+            fn,
+            tuple(requires),
+            impact,
+            tuple(breaks),
+            defect,
+        )
         return fn
 
     return register

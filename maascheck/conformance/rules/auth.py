@@ -10,7 +10,7 @@ from typing import Any
 
 from maascheck.conformance.model.exchange import Exchange
 from maascheck.conformance.model.probe import Probe, ProbeEnv, probe
-from maascheck.conformance.model.rule import Level, NotApplicable, RuleContext, Violation, rule
+from maascheck.conformance.model.rule import Impact, Level, NotApplicable, RuleContext, Violation, rule
 from maascheck.conformance.rules.checks import require_status, schema_errors
 
 SOURCE = (
@@ -38,6 +38,7 @@ probe(Probe(name="auth-wrong", method="POST", path="/chat/completions", body=tin
     "A request without an API key is refused with 401",
     source=SOURCE,
     probes=("auth-missing",),
+    impact=Impact.SPEC,
 )
 def missing_key(ctx: RuleContext) -> None:
     """A chat request with no Authorization header must not be served; 401 says a key is needed."""
@@ -50,6 +51,7 @@ def missing_key(ctx: RuleContext) -> None:
     "A request with a wrong API key is refused with 401",
     source=SOURCE,
     probes=("auth-wrong",),
+    impact=Impact.SPEC,
 )
 def wrong_key(ctx: RuleContext) -> None:
     """A chat request with a syntactically fine but unknown bearer key must be refused with 401."""
@@ -69,6 +71,7 @@ def _envelope_problem(ex: Exchange) -> list[tuple[str, str]] | None:
     "A 401 response carries an OpenAI error envelope",
     source=SOURCE + "; ErrorResponse l.38286",
     probes=("auth-missing", "auth-wrong"),
+    impact=Impact.SPEC,
 )
 def envelope_401(ctx: RuleContext) -> None:
     """Clients read `error.message` to tell the user why the key was refused (SDK: AuthenticationError)."""

@@ -7,7 +7,8 @@ Spec: CreateChatCompletionResponse (openai-openapi.yaml l.33507).
 from __future__ import annotations
 
 from maascheck.conformance.model.probe import Probe, probe
-from maascheck.conformance.model.rule import Level, RuleContext, Violation, rule
+from maascheck.conformance.model.rule import Impact, Level, RuleContext, Violation, rule
+from maascheck.conformance.rules._clients import NOT_JSON_BODY, STATUS_ERROR
 from maascheck.conformance.rules._common import (
     NON_STREAM_CHAT,
     SPEC_RESPONSE,
@@ -56,6 +57,8 @@ probe(
     "A valid non-streaming chat request is answered 200 with a JSON object",
     source=f"{SPEC_RESPONSE} (200 application/json); seeds/000 non-stream example",
     probes=("chat",),
+    impact=Impact.CLIENT,
+    breaks=[STATUS_ERROR, NOT_JSON_BODY],
 )
 def chat_accepted(ctx: RuleContext) -> None:
     """The suite's plain chat request (seeds/000 prompt, `stream: false`) gets a JSON chat completion."""
@@ -68,6 +71,7 @@ def chat_accepted(ctx: RuleContext) -> None:
     "A chat completion validates against the chat.completion schema",
     source=f"{SPEC_RESPONSE}; schemas/chat-completion.json",
     probes=NON_STREAM_CHAT,
+    impact=Impact.SPEC,
 )
 def chat_schema(ctx: RuleContext) -> None:
     """Every successful non-streaming chat body validates against `schemas/chat-completion.json`.
@@ -94,6 +98,7 @@ def chat_schema(ctx: RuleContext) -> None:
     'A chat completion\'s object is "chat.completion"',
     source=f"{SPEC_RESPONSE} object enum [chat.completion]",
     probes=NON_STREAM_CHAT,
+    impact=Impact.SPEC,
 )
 def chat_object(ctx: RuleContext) -> None:
     """`object` is exactly `chat.completion` (not the stream chunk's name)."""
@@ -115,6 +120,7 @@ def chat_object(ctx: RuleContext) -> None:
     "A chat completion has choices with indexes 0..len-1, each once",
     source=f"{SPEC_RESPONSE} choices[].index",
     probes=NON_STREAM_CHAT,
+    impact=Impact.SPEC,
 )
 def chat_indexes(ctx: RuleContext) -> None:
     """`choices` is a non-empty array whose integer `index` values are 0..len-1, each once."""
@@ -146,6 +152,7 @@ def chat_indexes(ctx: RuleContext) -> None:
     'A chat completion\'s message role is "assistant"',
     source="openai-openapi.yaml ChatCompletionResponseMessage l.31629 role enum [assistant]",
     probes=NON_STREAM_CHAT,
+    impact=Impact.SPEC,
 )
 def chat_role(ctx: RuleContext) -> None:
     """Every `choices[].message.role` is `assistant`."""
@@ -170,6 +177,7 @@ def chat_role(ctx: RuleContext) -> None:
     source=f"{SPEC_RESPONSE} choices[].required includes logprobs",
     probes=NON_STREAM_CHAT,
     requires=("strict_response_fields",),
+    impact=Impact.SPEC,
 )
 def chat_logprobs_key(ctx: RuleContext) -> None:
     """The spec requires `choices[].logprobs` (value may be null); many servers and the seeds omit it."""
@@ -193,6 +201,7 @@ def chat_logprobs_key(ctx: RuleContext) -> None:
     source="openai-openapi.yaml ChatCompletionResponseMessage l.31629 required [role, content, refusal]",
     probes=NON_STREAM_CHAT,
     requires=("strict_response_fields",),
+    impact=Impact.SPEC,
 )
 def chat_refusal_key(ctx: RuleContext) -> None:
     """The spec requires `message.refusal` (string or null); the seeds' examples omit it."""
@@ -217,6 +226,7 @@ def chat_refusal_key(ctx: RuleContext) -> None:
     source="openai-openapi.yaml CreateChatCompletionRequest.n l.33105; seeds/003 response table (choices)",
     probes=("chat-n2",),
     requires=("n",),
+    impact=Impact.SPEC,
 )
 def chat_n(ctx: RuleContext) -> None:
     """A non-streaming request with `n: 2` returns exactly two choices (CHAT-004 judges their indexes)."""
@@ -242,6 +252,7 @@ def chat_n(ctx: RuleContext) -> None:
     "elements if n is greater than 1')",
     probes=("chat-n2-stream",),
     requires=("n",),
+    impact=Impact.SPEC,
 )
 def chat_n_stream(ctx: RuleContext) -> None:
     """A streaming request with `n: 2` streams chunks for choice index 0 and index 1, and no other index."""

@@ -13,7 +13,8 @@ from typing import Any
 
 from maascheck.conformance.model.exchange import Exchange
 from maascheck.conformance.model.probe import Probe, ProbeEnv, probe
-from maascheck.conformance.model.rule import Level, NotApplicable, RuleContext, Violation, rule
+from maascheck.conformance.model.rule import Impact, Level, NotApplicable, RuleContext, Violation, rule
+from maascheck.conformance.rules._clients import STATUS_ERROR
 from maascheck.conformance.rules._common import (
     PROMPT,
     accepted,
@@ -105,6 +106,8 @@ probe(
     source=f"{SPEC} (200); seeds/000 (POST /v1/completions)",
     probes=PROBES,
     requires=("completions",),
+    impact=Impact.CLIENT,
+    breaks=[STATUS_ERROR],
 )
 def completion_accepted(ctx: RuleContext) -> None:
     """The plain /completions request gets a JSON body; with `stream: true` it gets a 200 event stream."""
@@ -125,6 +128,7 @@ def completion_accepted(ctx: RuleContext) -> None:
     f"schemas/{SCHEMA}.json, schemas/{CHUNK_SCHEMA}.json",
     probes=(*PROBES, "completions-logprobs"),
     requires=("completions",),
+    impact=Impact.SPEC,
 )
 def completion_schema(ctx: RuleContext) -> None:
     """Every body and chunk validates (object and finish_reason are left to COMP-003 and COMP-004)."""
@@ -149,6 +153,7 @@ def completion_schema(ctx: RuleContext) -> None:
     source=f"{SPEC} object enum [text_completion]; notes a.5 (TensorRT-LLM #12758)",
     probes=(*PROBES, "completions-logprobs"),
     requires=("completions",),
+    impact=Impact.SPEC,
 )
 def completion_object(ctx: RuleContext) -> None:
     """`object` is `text_completion` on the body and on every chunk (no `.chunk` suffix, unlike chat)."""
@@ -171,6 +176,7 @@ def completion_object(ctx: RuleContext) -> None:
     source=f"{SPEC} choices[].finish_reason enum [stop, length, content_filter]",
     probes=(*PROBES, "completions-logprobs"),
     requires=("completions",),
+    impact=Impact.SPEC,
 )
 def completion_finish(ctx: RuleContext) -> None:
     """Every non-null `choices[].finish_reason` is one of the three legacy values (no tool_calls, no eos)."""
@@ -209,6 +215,7 @@ def _logprobs(ctx: RuleContext, *, owner: bool) -> tuple[Exchange, list[Any]]:
     "CreateCompletionRequest.logprobs l.33938",
     probes=("completions-logprobs",),
     requires=("completions", "logprobs"),
+    impact=Impact.SPEC,
 )
 def completion_logprobs(ctx: RuleContext) -> None:
     """`choices[0].logprobs` has `tokens` and one non-empty `top_logprobs` mapping per token."""
@@ -239,6 +246,7 @@ def completion_logprobs(ctx: RuleContext) -> None:
     "elements in the response')",
     probes=("completions-logprobs",),
     requires=("completions", "logprobs"),
+    impact=Impact.SPEC,
 )
 def completion_logprobs_bound(ctx: RuleContext) -> None:
     """No `top_logprobs` entry has more than `logprobs + 1` alternatives (N most likely + the sampled one)."""

@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from maascheck.conformance.model.probe import Probe, ProbeEnv, probe
-from maascheck.conformance.model.rule import Level, RuleContext, Violation, rule
+from maascheck.conformance.model.rule import Impact, Level, RuleContext, Violation, rule
+from maascheck.conformance.rules._clients import STREAM_UNASKED
 from maascheck.conformance.rules._common import chat_body, failure
 
 SOURCE = (
@@ -34,6 +35,8 @@ probe(Probe("default-stream", "POST", "/chat/completions", body=_no_stream_body)
     "A request without stream streams exactly when the documented default is true",
     source=SOURCE,
     probes=("default-stream",),
+    impact=Impact.CLIENT,
+    breaks=[STREAM_UNASKED],
 )
 def stream_default(ctx: RuleContext) -> None:
     """Omitting `stream` yields an event stream iff the profile's `defaults.stream` is true."""

@@ -11,7 +11,7 @@ from typing import Any
 
 from maascheck.conformance.model.exchange import Exchange
 from maascheck.conformance.model.probe import Probe, ProbeEnv, probe
-from maascheck.conformance.model.rule import Level, NotApplicable, RuleContext, Violation, rule
+from maascheck.conformance.model.rule import Impact, Level, NotApplicable, RuleContext, Violation, rule
 from maascheck.conformance.rules.checks import media_type, require_status, schema_errors
 
 ENVELOPE = "openai-openapi.yaml ErrorResponse (l.38286), Error (l.38249)"
@@ -69,6 +69,7 @@ def _rejected(ctx: RuleContext, probe_name: str, allowed: set[int]) -> None:
     "A body that is not valid JSON is refused with a 4xx status",
     source=REQUEST,
     probes=("err-malformed-json",),
+    impact=Impact.SPEC,
 )
 def malformed_json(ctx: RuleContext) -> None:
     """A request that cannot be parsed is the client's error (4xx), never a server error or a completion."""
@@ -81,6 +82,7 @@ def malformed_json(ctx: RuleContext) -> None:
     "A chat request without `messages` is refused with 400",
     source=REQUEST + " required: model, messages",
     probes=("err-missing-messages",),
+    impact=Impact.SPEC,
 )
 def missing_messages(ctx: RuleContext) -> None:
     """`messages` is required (minItems 1); OpenAI answers 400 invalid_request_error."""
@@ -93,6 +95,7 @@ def missing_messages(ctx: RuleContext) -> None:
     "A wrongly typed field (`messages` as a string) is refused with 400",
     source=REQUEST + " messages: array, minItems 1",
     probes=("err-wrong-type",),
+    impact=Impact.SPEC,
 )
 def wrong_type(ctx: RuleContext) -> None:
     """`messages` is an array of message objects; a bare string must be rejected, not coerced."""
@@ -105,6 +108,7 @@ def wrong_type(ctx: RuleContext) -> None:
     "An unknown model is refused with 400 or 404",
     source=REQUEST + "; OpenAI 404 model_not_found",
     probes=("err-unknown-model",),
+    impact=Impact.SPEC,
 )
 def unknown_model(ctx: RuleContext) -> None:
     """Serving a different model than asked silently is wrong; OpenAI answers 404, many servers 400."""
@@ -117,6 +121,7 @@ def unknown_model(ctx: RuleContext) -> None:
     "A message with an unknown role is refused with 400",
     source="openai-openapi.yaml ChatCompletionRequestMessage (oneOf, discriminated on role)",
     probes=("err-bad-role",),
+    impact=Impact.SPEC,
 )
 def bad_role(ctx: RuleContext) -> None:
     """Roles are developer, system, user, assistant, tool (and deprecated function); `wizard` is none."""
@@ -129,6 +134,7 @@ def bad_role(ctx: RuleContext) -> None:
     "A content part of an unknown type is refused with 400",
     source="openai-openapi.yaml ChatCompletionRequestUserMessageContentPart (text, image_url, ...)",
     probes=("err-bad-content-part",),
+    impact=Impact.SPEC,
 )
 def bad_content_part(ctx: RuleContext) -> None:
     """A user content part has a documented `type`; an unknown one must be rejected, not dropped."""
@@ -152,6 +158,7 @@ def _error_responses(ctx: RuleContext) -> list[Exchange]:
     "Every error response body is an OpenAI error envelope",
     source=ENVELOPE,
     probes=ERROR_PROBES,
+    impact=Impact.SPEC,
 )
 def error_envelope(ctx: RuleContext) -> None:
     """`{"error": {"message": str, "type": str, "param"?, "code"?}}`; SDKs read error.message from it."""
@@ -175,6 +182,7 @@ def error_envelope(ctx: RuleContext) -> None:
     "Every error response declares Content-Type application/json",
     source=ENVELOPE,
     probes=ERROR_PROBES,
+    impact=Impact.HYGIENE,
 )
 def error_content_type(ctx: RuleContext) -> None:
     """The error envelope is JSON and says so, so clients parse it instead of showing raw text."""
@@ -195,6 +203,7 @@ def error_content_type(ctx: RuleContext) -> None:
     "The error for a wrongly typed field names it in `error.param`",
     source=ENVELOPE + " param: string|null; notes a.6 ('$.stop' is invalid ...)",
     probes=("err-wrong-type",),
+    impact=Impact.HYGIENE,
 )
 def error_param(ctx: RuleContext) -> None:
     """OpenAI sets `param` to the offending parameter, which lets clients point at the field."""
@@ -221,6 +230,7 @@ def error_param(ctx: RuleContext) -> None:
     "A 200 response never carries an `error` object",
     source=ENVELOPE + "; notes b.1 rule 10 (errors before streaming are HTTP 4xx/5xx)",
     probes=(*ERROR_PROBES, "models-list", "sdk-chat"),
+    impact=Impact.SPEC,
 )  # sdk-chat: a plain successful non-stream chat
 def no_error_in_200(ctx: RuleContext) -> None:
     """An error body with status 200 hides the failure from every client that checks the status."""
@@ -250,6 +260,7 @@ def no_error_in_200(ctx: RuleContext) -> None:
     "Error objects carry `message`, `type`, `param` and `code` (string or null)",
     source=ENVELOPE + " (Error requires all four; code: string|null)",
     probes=ERROR_PROBES,
+    impact=Impact.SPEC,
 )
 def error_strict(ctx: RuleContext) -> None:
     """The spec's Error requires param and code; vLLM's integer `code: 400` is a deviation (notes a.6)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from maascheck.conformance.model.probe import Probe, ProbeEnv, probe
-from maascheck.conformance.model.rule import Level, NotApplicable, RuleContext, rule
+from maascheck.conformance.model.rule import Impact, Level, NotApplicable, RuleContext, rule
 from maascheck.conformance.rules._common import accepted, chat_body
 from maascheck.core.profiles import Profile
 
@@ -69,6 +69,7 @@ probe(
     "A documented stop_token_ids list is accepted",
     source="seeds/000 (ChatGLM4-9B stop_token_ids [151329,151336,151338]; MiniCPM-V [292542])",
     probes=("ext-stop-token-ids",),
+    impact=Impact.SPEC,
 )
 def stop_token_ids(ctx: RuleContext) -> None:
     """A chat request with the seed's `stop_token_ids` gets 200 when the profile lists the parameter."""
@@ -82,6 +83,7 @@ def stop_token_ids(ctx: RuleContext) -> None:
     "repetition_penalty at an in-range value is accepted",
     source="seeds/001 (repetition_penalty: (1.0, 2.0), default 1.0)",
     probes=("ext-repetition-penalty",),
+    impact=Impact.SPEC,
 )
 def repetition_penalty_accepted(ctx: RuleContext) -> None:
     """A chat request with an in-range `repetition_penalty` gets 200 when the profile lists the parameter."""

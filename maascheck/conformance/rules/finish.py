@@ -14,7 +14,7 @@ from typing import Any
 
 from maascheck.conformance.model.exchange import Exchange
 from maascheck.conformance.model.probe import Probe, ProbeEnv, probe
-from maascheck.conformance.model.rule import Level, NotApplicable, RuleContext, Violation, rule
+from maascheck.conformance.model.rule import Impact, Level, NotApplicable, RuleContext, Violation, rule
 from maascheck.conformance.rules._common import (
     accepted,
     body_of,
@@ -198,6 +198,7 @@ def _expect_length(ex: Exchange, body: dict[str, Any], param: str) -> None:
     'finish_reason is "length" when max_tokens cuts the answer',
     source=f"{SPEC_FINISH}; seeds/001 finish_reason ('length: 输出长度达到 max_tokens')",
     probes=("finish-length",),
+    impact=Impact.SPEC,
 )
 def finish_length(ctx: RuleContext) -> None:
     """A request whose answer is far longer than `max_tokens` finishes with `length`."""
@@ -212,6 +213,7 @@ def finish_length(ctx: RuleContext) -> None:
     source=f"{SPEC_FINISH}; CreateChatCompletionRequest.max_completion_tokens l.33146",
     probes=("finish-length-mct",),
     requires=("max_completion_tokens",),
+    impact=Impact.SPEC,
 )
 def finish_length_mct(ctx: RuleContext) -> None:
     """The same with `max_completion_tokens` (the non-deprecated limit) instead of `max_tokens`."""
@@ -227,6 +229,7 @@ def finish_length_mct(ctx: RuleContext) -> None:
     'A stream cut by max_tokens finishes with "length"',
     source="openai-openapi.yaml CreateChatCompletionStreamResponse.choices[].finish_reason l.33665",
     probes=("finish-length-stream",),
+    impact=Impact.SPEC,
 )
 def finish_length_stream(ctx: RuleContext) -> None:
     """The finishing chunk of a streamed answer cut by `max_tokens` says `length`."""
@@ -265,6 +268,7 @@ def _stop_case(ctx: RuleContext) -> tuple[Exchange, str, str, str]:
     source=f"{SPEC_FINISH} ('stop if the model hit a natural stop point or a provided stop sequence')",
     probes=("finish-baseline", "finish-stop"),
     requires=("stop",),
+    impact=Impact.SPEC,
 )
 def finish_stop(ctx: RuleContext) -> None:
     """When the answer ends exactly where the baseline had the stop sequence, finish_reason is `stop`.
@@ -300,6 +304,7 @@ def finish_stop(ctx: RuleContext) -> None:
     source=SPEC_STOP,
     probes=("finish-baseline", "finish-stop"),
     requires=("stop",),
+    impact=Impact.SPEC,
 )
 def stop_excluded(ctx: RuleContext) -> None:
     """The output of a request with `stop` ends before the stop sequence and excludes it."""
@@ -324,6 +329,7 @@ def stop_excluded(ctx: RuleContext) -> None:
     "seeds/001 ('tool_calls: 表示模型命中函数')",
     probes=("tools", "tools-stream"),
     requires=("tools",),
+    impact=Impact.SPEC,
 )
 def finish_tool_calls(ctx: RuleContext) -> None:
     """A choice that carries a tool call (forced with `tool_choice`) finishes with `tool_calls`.

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from maascheck.conformance.model.probe import Probe, probe
-from maascheck.conformance.model.rule import Level, NotApplicable, RuleContext, Violation, rule
+from maascheck.conformance.model.rule import Impact, Level, NotApplicable, RuleContext, Violation, rule
+from maascheck.conformance.rules._clients import STATUS_ERROR
 from maascheck.conformance.rules.checks import json_body, media_type, precondition_status, require_status, schema_errors
 
 SPEC = "openai-openapi.yaml GET /models -> ListModelsResponse (l.42971)"
@@ -22,6 +23,8 @@ def _is_entry_path(path: str) -> bool:
     source=SPEC,
     probes=("models-list",),
     requires=("models_endpoint",),
+    impact=Impact.CLIENT,
+    breaks=[STATUS_ERROR],
 )
 def models_ok(ctx: RuleContext) -> None:
     """The spec documents only a 200 response for GET /models; its body is JSON."""
@@ -37,6 +40,7 @@ def models_ok(ctx: RuleContext) -> None:
     source=SPEC,
     probes=("models-list",),
     requires=("models_endpoint",),
+    impact=Impact.SPEC,
 )
 def models_envelope(ctx: RuleContext) -> None:
     """ListModelsResponse requires `object: "list"` and `data` (array); entries are judged by MODELS-003."""
@@ -62,6 +66,7 @@ def models_envelope(ctx: RuleContext) -> None:
     source="openai-openapi.yaml Model (l.44370)",
     probes=("models-list",),
     requires=("models_endpoint",),
+    impact=Impact.SPEC,
 )
 def models_entries(ctx: RuleContext) -> None:
     """Model requires id (string), object "model", created (unix time integer) and owned_by (string)."""
@@ -87,6 +92,7 @@ def models_entries(ctx: RuleContext) -> None:
     source=SPEC,
     probes=("models-list",),
     requires=("models_endpoint",),
+    impact=Impact.SPEC,
 )
 def models_lists_configured(ctx: RuleContext) -> None:
     """Clients pick their model from the list, so the model under test (--model) appears in `data[].id`."""
@@ -113,6 +119,7 @@ def models_lists_configured(ctx: RuleContext) -> None:
     source=SPEC,
     probes=("models-list",),
     requires=("models_endpoint",),
+    impact=Impact.HYGIENE,
 )
 def models_content_type(ctx: RuleContext) -> None:
     """The spec's only response content for GET /models is `application/json`."""

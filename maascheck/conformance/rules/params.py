@@ -24,7 +24,7 @@ from typing import Any
 
 from maascheck.conformance.model.exchange import Exchange
 from maascheck.conformance.model.probe import Probe, ProbeEnv, probe
-from maascheck.conformance.model.rule import Level, NotApplicable, RuleContext, Violation, rule
+from maascheck.conformance.model.rule import Defect, Impact, Level, NotApplicable, RuleContext, Violation, rule
 from maascheck.conformance.rules._common import message_of, model_for
 from maascheck.conformance.rules.boundaries import (
     BoundaryCase,
@@ -461,6 +461,7 @@ def _range_rule(spec: ParamSpec) -> None:
         title,
         source=spec.source,
         probes=(shared,) if shared else (),
+        impact=Impact.SPEC,
         requires=spec.requires,
     )(check)
 
@@ -475,6 +476,7 @@ for _spec in SPECS:
     "A 4xx for an out-of-range value names the parameter in error.param or the message",
     source=f"{SPEC_A1}; notes/openai-spec-rules.md a.6 (Error.param: string|null)",
     probes=tuple(REJECT_PROBES.values()),
+    impact=Impact.HYGIENE,
 )
 def rejection_names_param(ctx: RuleContext) -> None:
     """The out-of-range requests the range rules share (temperature, top_p, n, max_tokens just outside)."""
@@ -569,6 +571,7 @@ def n_problem(ex: Exchange, n: int) -> str | None:
     source=f"{SPEC_A1} n maximum 128; CreateChatCompletionResponse.choices",
     probes=("params-n-max",),
     requires=("n",),
+    impact=Impact.SPEC,
 )
 def n_at_max(ctx: RuleContext) -> None:
     """A server that silently caps n passes a basic n=2 request but fails here."""
@@ -667,6 +670,7 @@ def stop_problem(reference: str, stop: str, choice: dict[str, Any]) -> str | Non
     "stop sequence'",
     probes=("params-stop-reference", "params-stop-max"),
     requires=("stop",),
+    impact=Impact.SPEC,
 )
 def stop_at_max(ctx: RuleContext) -> None:
     """The stop sequence is a word of a first (temperature 0) answer, sent last among decoys."""
@@ -748,6 +752,8 @@ def limit_problem(ex: Exchange, name: str) -> str | None:
     "At the bottom of its range (1), a token limit caps usage.completion_tokens",
     source=f"{SPEC_A1} max_tokens, max_completion_tokens; seeds/001 finish_reason length (max_tokens)",
     probes=tuple(MIN_LIMIT_PROBES.values()),
+    impact=Impact.SPEC,
+    defect=Defect.ARITHMETIC,
 )
 def limit_at_min(ctx: RuleContext) -> None:
     """max_tokens and max_completion_tokens at their documented minimum, each in its own request.
@@ -800,6 +806,7 @@ probe(Probe("params-seed-b", "POST", "/chat/completions", body=_seeded, requires
     "result' (best effort, beta)",
     probes=("params-seed-a", "params-seed-b"),
     requires=("seed",),
+    impact=Impact.SPEC,
 )
 def seed_repeats(ctx: RuleContext) -> None:
     """Two identical seeded requests; the spec only promises best effort, hence SHOULD."""
@@ -840,6 +847,7 @@ probe(Probe("params-max-tokens-min-multibyte", "POST", "/chat/completions", body
     "A token limit of 1 holds when the first token is part of a multi-byte character",
     source=f"{SPEC_A1} max_tokens: 'the maximum number of tokens that can be generated'",
     probes=("params-max-tokens-min", "params-max-tokens-min-multibyte"),
+    impact=Impact.SPEC,
 )
 def limit_at_min_multibyte(ctx: RuleContext) -> None:
     """The smallest max_tokens, at the lowest temperature, asked for an emoji (4 UTF-8 bytes).

@@ -13,7 +13,7 @@ from typing import Any
 
 from maascheck.conformance.model.exchange import Exchange
 from maascheck.conformance.model.probe import Probe, ProbeEnv, probe
-from maascheck.conformance.model.rule import Level, NotApplicable, RuleContext, Violation, rule
+from maascheck.conformance.model.rule import Impact, Level, NotApplicable, RuleContext, Violation, rule
 from maascheck.conformance.rules._common import (
     accepted,
     body_of,
@@ -92,6 +92,7 @@ probe(
     source=SOURCE,
     probes=PROBES,
     requires=("reasoning",),
+    impact=Impact.SPEC,
 )
 def no_think_in_content(ctx: RuleContext) -> None:
     """`content` (streamed or not) contains neither `<think>` nor `</think>`: the thinking is parsed out."""
@@ -120,6 +121,7 @@ def _judge_no_think(ex: Exchange) -> None:
     source=SOURCE,
     probes=PROBES,
     requires=("reasoning",),
+    impact=Impact.SPEC,
 )
 def reasoning_field(ctx: RuleContext) -> None:
     """The message (or the deltas) carry non-empty reasoning text in `reasoning_content` or `reasoning`."""
@@ -152,6 +154,7 @@ def reasoning_field(ctx: RuleContext) -> None:
     source=f"{SOURCE}; DeepSeek API streaming (reasoning_content chunks, then content chunks)",
     probes=("reasoning-stream",),
     requires=("reasoning",),
+    impact=Impact.SPEC,
 )
 def reasoning_first(ctx: RuleContext) -> None:
     """No reasoning delta of choice 0 arrives after its first non-empty content delta."""

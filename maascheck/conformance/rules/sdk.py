@@ -12,7 +12,8 @@ from typing import Any
 
 from maascheck.conformance.model.exchange import Exchange
 from maascheck.conformance.model.probe import Probe, ProbeEnv, SDKProbeEnv, probe
-from maascheck.conformance.model.rule import Level, RuleContext, Violation, rule
+from maascheck.conformance.model.rule import Impact, Level, RuleContext, Violation, rule
+from maascheck.conformance.rules._clients import SDK_OBSERVED
 
 SOURCE = "openai-python (client compatibility); seeds/003 (promises the openai SDK)"
 MESSAGES = [{"role": "user", "content": "Say OK."}]
@@ -90,6 +91,8 @@ def _fail(call: str, expected: str, received: Any, ex: Exchange) -> Violation:
     "The openai SDK reads a non-stream chat completion",
     source=SOURCE,
     probes=("sdk-chat",),
+    impact=Impact.CLIENT,
+    breaks=[SDK_OBSERVED],
 )
 def sdk_chat_works(ctx: RuleContext) -> None:
     """chat.completions.create returns a completion whose first choice has string content."""
@@ -107,6 +110,8 @@ def sdk_chat_works(ctx: RuleContext) -> None:
     "The openai SDK reads a chat stream to its end",
     source=SOURCE,
     probes=("sdk-stream",),
+    impact=Impact.CLIENT,
+    breaks=[SDK_OBSERVED],
 )
 def sdk_stream_works(ctx: RuleContext) -> None:
     """Iterating the stream raises nothing and yields chunks whose delta content joins to a non-empty text."""
@@ -129,6 +134,8 @@ def sdk_stream_works(ctx: RuleContext) -> None:
     source=SOURCE,
     probes=("sdk-completions",),
     requires=("completions",),
+    impact=Impact.CLIENT,
+    breaks=[SDK_OBSERVED],
 )
 def sdk_completions_work(ctx: RuleContext) -> None:
     """completions.create returns a completion whose first choice has string `text`."""
@@ -147,6 +154,8 @@ def sdk_completions_work(ctx: RuleContext) -> None:
     source=SOURCE,
     probes=("sdk-models",),
     requires=("models_endpoint",),
+    impact=Impact.CLIENT,
+    breaks=[SDK_OBSERVED],
 )
 def sdk_models_work(ctx: RuleContext) -> None:
     """models.list pages to the end and yields models with string ids."""

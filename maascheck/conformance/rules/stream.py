@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from maascheck.conformance.model.exchange import Exchange
 from maascheck.conformance.model.probe import Probe, probe
-from maascheck.conformance.model.rule import Level, RuleContext, Violation, rule
+from maascheck.conformance.model.rule import Defect, Impact, Level, RuleContext, Violation, rule
+from maascheck.conformance.rules._clients import EVENT_ERROR, EVENT_NOT_JSON
 from maascheck.conformance.rules._common import (
     ALL_STREAMS,
     CHAT_STREAMS,
@@ -55,6 +56,7 @@ probe(Probe("chat-stream", "POST", "/chat/completions", body=lambda env: chat_bo
     "A streamed response is declared Content-Type: text/event-stream",
     source=f"{SPEC_CHUNK} (200 text/event-stream); notes b.1 rule 1",
     probes=ALL_STREAMS,
+    impact=Impact.SPEC,
 )
 def stream_content_type(ctx: RuleContext) -> None:
     """Every 200 answer to a `stream: true` request is `text/event-stream`; the plain stream must get 200."""
@@ -85,6 +87,8 @@ def stream_accepted_status(ex: Exchange) -> None:
     source="notes b.1 rule 1 (data-only SSE), b.2 (openai-python json.loads every data payload); "
     "WHATWG HTML 9.2.6 event-stream interpretation",
     probes=ALL_STREAMS,
+    impact=Impact.CLIENT,
+    breaks=[EVENT_NOT_JSON],
 )
 def stream_json_events(ctx: RuleContext) -> None:
     """Every data payload is JSON or the literal `[DONE]`, and a non-empty body carries `data:` events.
@@ -120,6 +124,8 @@ def stream_json_events(ctx: RuleContext) -> None:
     "The stream ends with data: [DONE] and nothing follows it",
     source=f"{SPEC_DONE}; seeds/001 and seeds/003 ('data: [DONE]'); notes b.1 rule 2",
     probes=ALL_STREAMS,
+    impact=Impact.SPEC,
+    defect=Defect.TRUNCATION,
 )
 def stream_done(ctx: RuleContext) -> None:
     """The last event is `[DONE]` (exact capitalisation) and no event follows it.
@@ -157,6 +163,8 @@ def stream_done(ctx: RuleContext) -> None:
     "A stream is not cut off: the body does not end inside an event",
     source=f"{SPEC_DONE}; WHATWG HTML 9.2.6 (an unterminated event is discarded); notes b.2",
     probes=ALL_STREAMS,
+    impact=Impact.SPEC,
+    defect=Defect.TRUNCATION,
 )
 def stream_not_truncated(ctx: RuleContext) -> None:
     """The connection does not close mid-body or inside an unterminated event."""
@@ -178,6 +186,8 @@ def stream_not_truncated(ctx: RuleContext) -> None:
     "A stream does not stall: bytes keep arriving until it completes",
     source="notes b.1 (chunks as tokens are generated); --stall-timeout bounds the silence",
     probes=ALL_STREAMS,
+    impact=Impact.SPEC,
+    defect=Defect.HANG,
 )
 def stream_not_stalled(ctx: RuleContext) -> None:
     """No silence longer than the stall timeout after the headers; the stream ends within the total one."""
@@ -199,6 +209,8 @@ def stream_not_stalled(ctx: RuleContext) -> None:
     source='notes b.1 rule 10 (mid-stream errors arrive as data: {"error": ...}); b.2 (openai-python '
     "raises APIError on them)",
     probes=ALL_STREAMS,
+    impact=Impact.CLIENT,
+    breaks=[EVENT_ERROR],
 )
 def stream_no_error_event(ctx: RuleContext) -> None:
     """No event of a valid request's stream is an object with an `error`."""
@@ -226,6 +238,7 @@ def stream_no_error_event(ctx: RuleContext) -> None:
     "Every chat stream chunk validates against the chat.completion.chunk schema",
     source=f"{SPEC_CHUNK}; schemas/chat-completion-chunk.json",
     probes=CHAT_STREAMS,
+    impact=Impact.SPEC,
 )
 def stream_chunk_schema(ctx: RuleContext) -> None:
     """Each JSON payload before [DONE] validates (object name and tool calls: own rules)."""
@@ -250,6 +263,7 @@ def stream_chunk_schema(ctx: RuleContext) -> None:
     'Every chat stream chunk\'s object is "chat.completion.chunk"',
     source=f"{SPEC_CHUNK} object enum [chat.completion.chunk]",
     probes=CHAT_STREAMS,
+    impact=Impact.SPEC,
 )
 def stream_object(ctx: RuleContext) -> None:
     """`object` is `chat.completion.chunk` on every chunk, the final usage chunk included."""
@@ -288,6 +302,7 @@ def _constant(ctx: RuleContext, key: str, source: str) -> None:
     "Every chunk of a stream has the same id",
     source=f"{SPEC_CHUNK} id ('Each chunk has the same ID')",
     probes=CHAT_STREAMS,
+    impact=Impact.SPEC,
 )
 def stream_same_id(ctx: RuleContext) -> None:
     """`id` is constant across the chunks of one stream."""
@@ -300,6 +315,7 @@ def stream_same_id(ctx: RuleContext) -> None:
     "Every chunk of a stream has the same created timestamp",
     source=f"{SPEC_CHUNK} created ('Each chunk has the same timestamp')",
     probes=CHAT_STREAMS,
+    impact=Impact.SPEC,
 )
 def stream_same_created(ctx: RuleContext) -> None:
     """`created` is constant across the chunks of one stream."""
@@ -314,6 +330,7 @@ def stream_same_created(ctx: RuleContext) -> None:
     "Every chunk of a stream names the same model",
     source=f"{SPEC_CHUNK} model ('The model to generate the completion'); notes b.1 rule 5",
     probes=CHAT_STREAMS,
+    impact=Impact.HYGIENE,
 )
 def stream_same_model(ctx: RuleContext) -> None:
     """`model` is constant across the chunks of one stream (one completion comes from one model)."""
@@ -327,6 +344,7 @@ def stream_same_model(ctx: RuleContext) -> None:
     source="notes b.1 rule 3; openai-node ChatCompletionStream ('missing role for choice N'); "
     f"{SPEC_CHUNK} x-oaiMeta example",
     probes=CHAT_STREAMS,
+    impact=Impact.SPEC,
 )
 def stream_role_first(ctx: RuleContext) -> None:
     """For each choice index, its first chunk has `delta.role == "assistant"` (content may be null)."""
@@ -352,6 +370,7 @@ def stream_role_first(ctx: RuleContext) -> None:
     "Only the first delta of a streamed choice carries the role",
     source="notes b.1 rule 3 (llama.cpp asserts no role after chunk 0; Ollama #7626)",
     probes=CHAT_STREAMS,
+    impact=Impact.HYGIENE,
 )
 def stream_role_once(ctx: RuleContext) -> None:
     """Later deltas of a choice have no `role` (or `role: null`, as seeds/002 shows)."""
@@ -377,6 +396,7 @@ def stream_role_once(ctx: RuleContext) -> None:
     "Each streamed choice carries exactly one non-null finish_reason",
     source=f"{SPEC_CHUNK} choices[].finish_reason (nullable); notes b.1 rule 4 (vLLM test_chat_streaming)",
     probes=CHAT_STREAMS,
+    impact=Impact.SPEC,
 )
 def stream_one_finish(ctx: RuleContext) -> None:
     """Every choice index seen has one chunk with a non-null finish_reason; a stream without choices fails."""
@@ -409,6 +429,7 @@ def stream_one_finish(ctx: RuleContext) -> None:
     "No output for a streamed choice follows its finish_reason chunk",
     source=f"{SPEC_CHUNK} choices[].finish_reason ('The reason the model stopped generating tokens')",
     probes=CHAT_STREAMS,
+    impact=Impact.SPEC,
 )
 def stream_nothing_after_finish(ctx: RuleContext) -> None:
     """After the chunk that finishes a choice, no delta of it carries content, reasoning or tools."""

@@ -12,7 +12,7 @@ from typing import Any
 
 from maascheck.conformance.model.exchange import Exchange
 from maascheck.conformance.model.probe import Probe, ProbeEnv, probe
-from maascheck.conformance.model.rule import Level, NotApplicable, RuleContext, Violation, rule
+from maascheck.conformance.model.rule import Impact, Level, NotApplicable, RuleContext, Violation, rule
 from maascheck.conformance.rules._common import (
     accepted,
     body_of,
@@ -133,6 +133,7 @@ probe(
     "function'); seeds/001 (role tool, finish_reason tool_calls)",
     probes=("tools", "tools-stream"),
     requires=("tools",),
+    impact=Impact.SPEC,
 )
 def tool_called(ctx: RuleContext) -> None:
     """With `tool_choice: {type: function, function: {name}}` the answer carries at least one tool call."""
@@ -161,6 +162,7 @@ def tool_called(ctx: RuleContext) -> None:
     source=f"{SPEC_CALL} required [id, type, function]; function required [name, arguments]",
     probes=("tools",),
     requires=("tools",),
+    impact=Impact.SPEC,
 )
 def tool_call_shape(ctx: RuleContext) -> None:
     """Each tool call has a non-empty `id`, `type: function`, and string `function.name` and `arguments`.
@@ -198,6 +200,7 @@ def tool_call_shape(ctx: RuleContext) -> None:
     source=f"{SPEC_CALL} function.name; ChatCompletionNamedToolChoice l.31170",
     probes=("tools", "tools-stream"),
     requires=("tools",),
+    impact=Impact.SPEC,
 )
 def tool_call_name(ctx: RuleContext) -> None:
     """Every called function name (message or first stream fragment) is one of the request's `tools`."""
@@ -228,6 +231,7 @@ def _judge_names(ex: Exchange) -> None:
     source=f"{SPEC_CALL} function.arguments ('in JSON format'; the spec warns models may emit invalid JSON)",
     probes=("tools",),
     requires=("tools",),
+    impact=Impact.SPEC,
 )
 def tool_arguments_json(ctx: RuleContext) -> None:
     """`function.arguments` of each call is the JSON text of an object."""
@@ -254,6 +258,7 @@ def tool_arguments_json(ctx: RuleContext) -> None:
     source=f"{SPEC_FRAGMENT} required [index]; notes b.2 (openai-python indexes tool_calls[index])",
     probes=("tools-stream",),
     requires=("tools",),
+    impact=Impact.SPEC,
 )
 def tool_fragment_index(ctx: RuleContext) -> None:
     """Each `delta.tool_calls[]` entry has an integer `index` >= 0."""
@@ -279,6 +284,7 @@ def tool_fragment_index(ctx: RuleContext) -> None:
     source=f"{SPEC_FRAGMENT} function.arguments; notes b.1 rule 9 (arguments streamed as string fragments)",
     probes=("tools-stream",),
     requires=("tools",),
+    impact=Impact.SPEC,
 )
 def tool_fragments_join(ctx: RuleContext) -> None:
     """For each tool-call index, the `function.arguments` fragments joined in order parse as a JSON object."""
@@ -303,6 +309,7 @@ def tool_fragments_join(ctx: RuleContext) -> None:
     f"{SPEC_FRAGMENT}",
     probes=("tools-stream",),
     requires=("tools",),
+    impact=Impact.SPEC,
 )
 def tool_fragment_head(ctx: RuleContext) -> None:
     """The first fragment for each index has a non-empty string `id`, `type: function` and `function.name`."""

@@ -13,7 +13,7 @@ import zlib
 from typing import Any
 
 from maascheck.conformance.model.probe import Probe, ProbeEnv, probe
-from maascheck.conformance.model.rule import Level, NotApplicable, RuleContext, Violation, rule
+from maascheck.conformance.model.rule import Impact, Level, NotApplicable, RuleContext, Violation, rule
 from maascheck.conformance.rules._common import accepted, model_for
 
 SPEC_PART = "openai-openapi.yaml ChatCompletionRequestMessageContentPartImage l.31443"
@@ -116,6 +116,7 @@ probe(
     source=f"{SPEC_PART}; seeds/000 (MiniCPM-V data:image/jpeg;base64) and seeds/002 (data:image/png;base64)",
     probes=("vision-data",),
     requires=("vision",),
+    impact=Impact.SPEC,
 )
 def vision_data_url(ctx: RuleContext) -> None:
     """A user message with an `image_url` part holding a base64 PNG data URL gets 200."""
@@ -129,6 +130,7 @@ def vision_data_url(ctx: RuleContext) -> None:
     source=f"{SPEC_PART}; seeds/001 (taichu_vl https image) and seeds/002 (qwen-vl-plus https image)",
     probes=("vision-url",),
     requires=("vision",),
+    impact=Impact.SPEC,
 )
 def vision_remote_url(ctx: RuleContext) -> None:
     """A user message with an `image_url` part holding an https URL gets a 200 chat completion."""
@@ -143,6 +145,7 @@ def vision_remote_url(ctx: RuleContext) -> None:
     f"{SPEC_PART} (the url must be an image or base64 image data)",
     probes=("vision-bad-base64",),
     requires=("vision",),
+    impact=Impact.SPEC,
 )
 def vision_corrupt_base64(ctx: RuleContext) -> None:
     """A data URL whose payload is not base64 gets 400: not 200 (accepted garbage), not 5xx."""
