@@ -12,45 +12,26 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from maascheck.conformance.engine.options import DEFAULT_MAX_REQUESTS
-from maascheck.core.errors import ConfigError
-from maascheck.core.profiles import load_profile
-from maascheck.core.secrets import DEFAULT_KEY_ENV, read_api_key
+from maascheck.conformance.engine.options import CONFORMANCE_OPTIONS
+from maascheck.core.options import Values
 
 RULES_MODULE = Path(__file__).resolve().parent / "test_rules.py"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    """Add the conformance options (the same as the pytest plugin's)."""
-    parser.add_argument("--base-url", required=True, help="endpoint base URL, e.g. http://127.0.0.1:8000/v1")
-    parser.add_argument("--model", required=True, help="chat model under test, e.g. sim-chat")
-    parser.add_argument(
-        "--profile", default="openai", help="provider profile name or .json path (default openai)"
-    )
-    parser.add_argument("--vision-model", help="vision model (default: the profile's)")
-    parser.add_argument("--reasoning-model", help="reasoning model (default: the profile's)")
-    parser.add_argument("--report-dir", help="report folder (default reports/conformance-<UTC>)")
-    parser.add_argument(
-        "--max-requests", type=int, default=DEFAULT_MAX_REQUESTS, help="request budget (default %(default)s)"
-    )
-    parser.add_argument("--strict", action="store_true", help="SHOULD failures fail the run too")
-    parser.add_argument("--seed", type=int, default=0, help="seed for generated requests (default 0)")
-    parser.add_argument(
-        "--api-key-env",
-        default=DEFAULT_KEY_ENV,
-        help="environment variable holding the API key (default %(default)s)",
-    )
-    parser.add_argument(
-        "--stall-timeout",
-        type=float,
-        default=20.0,
-        help="seconds without a stream byte = stalled (default 20)",
-    )
+    """Add the conformance options (the pytest plugin's, from the same table)."""
+    CONFORMANCE_OPTIONS.add_to_argparse(parser)
 
 
-def pytest_args(args: argparse.Namespace, report_dir: Path) -> list[str]:
-    """The pytest command line for `args` (prefixed plugin options, so no other plugin's names collide)."""
-    out = [
+def resolve(args: argparse.Namespace) -> Values:
+    """The validated options of `args` (ConfigError, exit 2, on any bad value; before any request)."""
+    return CONFORMANCE_OPTIONS.resolve(CONFORMANCE_OPTIONS.raw_from(args))
+
+
+def pytest_args(values: Values, report_dir: Path, passthrough: list[str] | None = None) -> list[str]:
+    """The pytest command line for `values` (prefixed plugin options, so no other plugin's names collide)."""
+    options = CONFORMANCE_OPTIONS.argv(values.replace(report_dir=str(report_dir)), "--maascheck-", only_given=True)
+    return [
         str(RULES_MODULE),
         "-p",
         "no:cacheprovider",
@@ -58,49 +39,19 @@ def pytest_args(args: argparse.Namespace, report_dir: Path) -> list[str]:
         "console_output_style=count",
         "-rfE",
         f"--junitxml={report_dir / 'junit.xml'}",
-        f"--maascheck-base-url={args.base_url}",
-        f"--maascheck-model={args.model}",
-        f"--maascheck-profile={args.profile}",
-        f"--maascheck-report-dir={report_dir}",
-        f"--maascheck-max-requests={args.max_requests}",
-        f"--maascheck-seed={args.seed}",
-        f"--maascheck-api-key-env={args.api_key_env}",
-        f"--maascheck-stall-timeout={args.stall_timeout}",
+        *options,
+        *(passthrough or []),
     ]
-    if args.vision_model:
-        out.append(f"--maascheck-vision-model={args.vision_model}")
-    if args.reasoning_model:
-        out.append(f"--maascheck-reasoning-model={args.reasoning_model}")
-    if args.strict:
-        out.append("--maascheck-strict")
-    return out + list(getattr(args, "passthrough", []))
-
-
-def _validate(args: argparse.Namespace) -> None:
-    if not str(args.base_url).startswith(("http://", "https://")):
-        raise ConfigError(
-            f"--base-url must be an http(s) URL, got {args.base_url!r}; e.g. http://127.0.0.1:8000/v1"
-        )
-    if args.max_requests < 1:
-        raise ConfigError(
-            f"--max-requests must be at least 1, got {args.max_requests}; e.g. --max-requests 150"
-        )
-    if args.stall_timeout <= 0:
-        raise ConfigError(
-            f"--stall-timeout must be > 0 seconds, got {args.stall_timeout}; e.g. --stall-timeout 20"
-        )
-    load_profile(args.profile)  # raises ConfigError naming the valid profiles
-    read_api_key(args.api_key_env)  # validates the variable name
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the suite in-process with pytest; print where the reports are and the verdict."""
     import pytest
 
-    _validate(args)
+    values = resolve(args)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    report_dir = Path(args.report_dir or f"reports/conformance-{stamp}")
-    code = int(pytest.main(pytest_args(args, report_dir)))
+    report_dir = Path(values.report_dir or f"reports/conformance-{stamp}")
+    code = int(pytest.main(pytest_args(values, report_dir, list(getattr(args, "passthrough", [])))))
     results = report_dir / "results.json"
     if results.is_file():
         doc = json.loads(results.read_text(encoding="utf-8"))

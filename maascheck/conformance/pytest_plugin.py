@@ -11,144 +11,44 @@ Exit status: MUST failures, errors and strict xpasses fail the run; SHOULD failu
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
-from maascheck.conformance.engine.options import DEFAULT_MAX_REQUESTS, RunOptions, profile_model
+from maascheck.conformance.engine.options import CONFORMANCE_OPTIONS, RunOptions, profile_model
 from maascheck.conformance.model.rule import RULES, Level
 from maascheck.core.errors import ConfigError
-from maascheck.core.secrets import DEFAULT_KEY_ENV, read_api_key
+from maascheck.core.secrets import read_api_key
 
 RULE_FIXTURE = "maascheck_rule_id"
 STATE_KEY = pytest.StashKey["LiveState"]()
 
 
-@dataclass(frozen=True)
-class Opt:
-    """One plugin option: its name (without dashes), env fallback, type, default and help."""
-
-    name: str
-    env: str | None
-    help: str
-    default: Any = None
-    kind: type = str
-    flag: bool = False
-
-
-OPTIONS = (
-    Opt(
-        "base-url",
-        "MAASCHECK_BASE_URL",
-        "endpoint base URL, e.g. http://127.0.0.1:8000/v1 (activates the plugin)",
-    ),
-    Opt("model", "MAASCHECK_MODEL", "chat model under test, e.g. sim-chat"),
-    Opt("profile", "MAASCHECK_PROFILE", "provider profile name or .json path", "openai"),
-    Opt("vision-model", "MAASCHECK_VISION_MODEL", "vision model (default: the profile's)"),
-    Opt("reasoning-model", "MAASCHECK_REASONING_MODEL", "reasoning model (default: the profile's)"),
-    Opt("report-dir", "MAASCHECK_REPORT_DIR", "report folder (default reports/conformance-<UTC>)"),
-    Opt("max-requests", "MAASCHECK_MAX_REQUESTS", "request budget for the run", DEFAULT_MAX_REQUESTS, int),
-    Opt("seed", "MAASCHECK_SEED", "seed for generated requests", 0, int),
-    Opt("api-key-env", "MAASCHECK_API_KEY_ENV", "environment variable holding the API key", DEFAULT_KEY_ENV),
-    Opt(
-        "stall-timeout",
-        None,
-        "seconds without a stream byte before an exchange counts as stalled",
-        20.0,
-        float,
-    ),
-    Opt("concurrency", None, "probes made at a time", 8, int),
-    Opt("strict", None, "SHOULD failures fail the run too", False, bool, flag=True),
-)
-
-
-def _dest(opt: Opt) -> str:
-    return "maascheck_" + opt.name.replace("-", "_")
-
-
 def pytest_addoption(parser: pytest.Parser) -> None:
     """Register the maascheck option group (prefixed names always, short aliases when free)."""
     group = parser.getgroup("maascheck", "maascheck conformance suite (active with --base-url)")
-    for opt in OPTIONS:
-        names = [f"--maascheck-{opt.name}"]
-        short = f"--{opt.name}"
-        env_note = f" [env {opt.env}]" if opt.env else ""
-        kwargs: dict[str, Any] = {"dest": _dest(opt), "help": opt.help + env_note}
-        if opt.flag:
-            kwargs.update(action="store_true", default=False)
-        else:
-            kwargs.update(default=None, metavar=opt.name.upper().replace("-", "_"))
-        if opt.name != "strict":
-            try:
-                group.addoption(short, *names, **kwargs)
-                continue
-            except ValueError:  # another plugin owns the short name
-                pass
-        group.addoption(*names, **kwargs)
+    CONFORMANCE_OPTIONS.add_to_pytest(group)
     parser.addini("maascheck_report_dir", "default maascheck report folder", default=None)
 
 
-def _value(config: pytest.Config, opt: Opt) -> Any:
-    raw = config.getoption(_dest(opt))
-    if (raw is None or raw is False) and opt.env and os.environ.get(opt.env):
-        raw = os.environ[opt.env]
-    if raw is None:
-        return opt.default
-    if opt.kind is bool:
-        return raw if isinstance(raw, bool) else str(raw).lower() in ("1", "true", "yes")
-    try:
-        return opt.kind(raw)
-    except ValueError:
-        raise pytest.UsageError(
-            f"--maascheck-{opt.name} must be {opt.kind.__name__}, got {raw!r}; e.g. --maascheck-{opt.name} "
-            f"{opt.default}"
-        ) from None
+def usage_exit(message: str) -> NoReturn:
+    """Stop the session before any request with exit code 2 (pytest's own usage error would be 4)."""
+    pytest.exit(f"maascheck conformance: error: {message}", returncode=2)
 
 
 def options_from_config(config: pytest.Config) -> RunOptions | None:
-    """The run options, validated; None when the plugin is inactive (no base URL)."""
-    v = {opt.name: _value(config, opt) for opt in OPTIONS}
-    if not v["base-url"]:
+    """The run options, validated by the option table; None when the plugin is inactive (no base URL)."""
+    raw = CONFORMANCE_OPTIONS.raw_from(config.option, "maascheck_")
+    if not raw["base_url"] and not os.environ.get(CONFORMANCE_OPTIONS["base-url"].env_var):
         return None
-    problems = []
-    if not str(v["base-url"]).startswith(("http://", "https://")):
-        problems.append(
-            f"--base-url must be an http(s) URL, got {v['base-url']!r}; e.g. http://127.0.0.1:8000/v1"
-        )
-    if not v["model"]:
-        problems.append("--model is required with --base-url; e.g. --model sim-chat")
-    if v["max-requests"] < 1:
-        problems.append(
-            f"--max-requests must be at least 1, got {v['max-requests']}; e.g. --max-requests 150"
-        )
-    if v["stall-timeout"] <= 0 or v["concurrency"] < 1:
-        problems.append(
-            "--stall-timeout must be > 0 and --concurrency >= 1; e.g. --stall-timeout 20 --concurrency 8"
-        )
-    if problems:
-        raise pytest.UsageError("maascheck: " + "; ".join(problems))
     try:
-        api_key = read_api_key(v["api-key-env"])
+        values = CONFORMANCE_OPTIONS.resolve(raw)
+        api_key = read_api_key(values.api_key_env)
     except ConfigError as exc:
-        raise pytest.UsageError(f"maascheck: {exc}") from None
-    return RunOptions(
-        model=v["model"],
-        base_url=str(v["base-url"]).rstrip("/"),
-        profile=v["profile"],
-        vision_model=v["vision-model"],
-        reasoning_model=v["reasoning-model"],
-        seed=v["seed"],
-        max_requests=v["max-requests"],
-        strict=v["strict"],
-        api_key_env=v["api-key-env"],
-        api_key=api_key,
-        stall_timeout=v["stall-timeout"],
-        concurrency=v["concurrency"],
-        report_dir=v["report-dir"],
-    )
+        usage_exit(str(exc))
+    return RunOptions.from_values(values, api_key=api_key)
 
 
 class LiveState:
@@ -161,7 +61,7 @@ class LiveState:
         try:
             profile = load_profile(options.profile)
         except ConfigError as exc:
-            raise pytest.UsageError(f"maascheck: {exc}") from None
+            usage_exit(str(exc))
         if not options.vision_model and profile.feature("vision"):
             options.vision_model = profile_model(profile, options.model, "vision")
         if not options.reasoning_model and profile.feature("reasoning"):

@@ -73,7 +73,7 @@ def test_should_failure_passes_unless_strict(tmp_path: Path) -> None:
 def test_bad_usage_exits_2_with_a_clear_message(tmp_path: Path) -> None:
     proc = _run("ftp://example", tmp_path)
     assert proc.returncode == 2
-    assert "--base-url must be an http(s) URL" in proc.stderr
+    assert "--base-url 'ftp://example': expected an http:// or https:// URL" in proc.stderr
     proc = _run("http://127.0.0.1:9/v1", tmp_path, "--profile", "nope")
     assert proc.returncode == 2 and "unknown profile 'nope'" in proc.stderr
 

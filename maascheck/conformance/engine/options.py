@@ -1,4 +1,7 @@
-"""The options of one conformance run, shared by the CLI, the pytest plugin and `run_suite`.
+"""The options of one conformance run: the option table (`CONFORMANCE_OPTIONS`) and `RunOptions`.
+
+`CONFORMANCE_OPTIONS` is the one declaration of `maascheck conformance`'s options and of the pytest
+plugin's (`--maascheck-NAME`, env `MAASCHECK_NAME`); `RunOptions` takes its defaults from it.
 
 Probes and rules see these as `env.options` / `ctx.options`: `model`, `vision_model`,
 `reasoning_model` (None when the run did not name them and `profile_model` gives none), `image_url`,
@@ -8,16 +11,50 @@ Probes and rules see these as `env.options` / `ctx.options`: `model`, `vision_mo
 
 from __future__ import annotations
 
-import shlex
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any
 
-from maascheck.core.secrets import DEFAULT_KEY_ENV
+from maascheck.core.options import (
+    API_KEY_ENV,
+    BASE_URL,
+    MODEL,
+    PROFILE,
+    REPORT_DIR,
+    SEED,
+    Option,
+    OptionTable,
+    integer,
+    number,
+)
 
 if TYPE_CHECKING:
     from maascheck.core.profiles import Profile
 
-DEFAULT_MAX_REQUESTS = 250
+CONFORMANCE_OPTIONS = OptionTable(
+    "conformance",
+    (
+        BASE_URL,
+        MODEL,
+        PROFILE,
+        Option("vision-model", "vision model (default: the profile's)", example="sim-vision", metavar="NAME"),
+        Option("reasoning-model", "reasoning model (default: the profile's)", example="sim-reasoner", metavar="NAME"),
+        REPORT_DIR,
+        Option("max-requests", "request budget for the run", integer(1), 250, example="150", metavar="N"),
+        Option("strict", "SHOULD failures fail the run too", flag=True, pytest_short=False),
+        SEED,
+        API_KEY_ENV,
+        Option(
+            "stall-timeout",
+            "seconds without a stream byte before an exchange counts as stalled",
+            number(0, above=True),
+            20.0,
+            example="20",
+            metavar="S",
+        ),
+        Option("concurrency", "probes made at a time", integer(1), 8, example="8", metavar="N"),
+    ),
+)
+DEFAULT_MAX_REQUESTS: int = CONFORMANCE_OPTIONS.default("max-requests")
 # A 1x1 PNG as a data URL: vision probes need no network access to fetch an image.
 DEFAULT_IMAGE_URL = (
     "data:image/png;base64,"
@@ -44,36 +81,30 @@ class RunOptions:
 
     model: str
     base_url: str = ""
-    profile: str = "openai"
+    profile: str = CONFORMANCE_OPTIONS.default("profile")
     vision_model: str | None = None
     reasoning_model: str | None = None
-    seed: int = 0
+    seed: int = CONFORMANCE_OPTIONS.default("seed")
     max_requests: int | None = DEFAULT_MAX_REQUESTS
     strict: bool = False
-    api_key_env: str = DEFAULT_KEY_ENV
+    api_key_env: str = CONFORMANCE_OPTIONS.default("api-key-env")
     api_key: str | None = field(default=None, repr=False)
-    stall_timeout: float = 20.0
+    stall_timeout: float = CONFORMANCE_OPTIONS.default("stall-timeout")
     connect_timeout: float = 10.0
     headers_timeout: float = 60.0
     total_timeout: float = 180.0
-    concurrency: int = 8
+    concurrency: int = CONFORMANCE_OPTIONS.default("concurrency")
     image_url: str = DEFAULT_IMAGE_URL
     report_dir: str | None = None
 
+    @classmethod
+    def from_values(cls, values: Any, api_key: str | None = None) -> RunOptions:
+        """The options of a run from the resolved option table (`CONFORMANCE_OPTIONS.resolve`)."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in names}, api_key=api_key)
+
     def reproduce_line(self) -> str:
         """The `maascheck conformance` command that repeats this run (the key is named, never shown)."""
-        parts = ["maascheck", "conformance", "--base-url", self.base_url, "--model", self.model]
-        parts += ["--profile", self.profile, "--seed", str(self.seed)]
-        if self.vision_model:
-            parts += ["--vision-model", self.vision_model]
-        if self.reasoning_model:
-            parts += ["--reasoning-model", self.reasoning_model]
-        if self.max_requests is not None:
-            parts += ["--max-requests", str(self.max_requests)]
-        if self.strict:
-            parts.append("--strict")
-        if self.api_key_env != DEFAULT_KEY_ENV:
-            parts += ["--api-key-env", self.api_key_env]
-        if self.stall_timeout != 20.0:
-            parts += ["--stall-timeout", f"{self.stall_timeout:g}"]
-        return " ".join(shlex.quote(p) for p in parts)
+        values = {o.dest: getattr(self, o.dest, None) for o in CONFORMANCE_OPTIONS.options}
+        values["report_dir"] = None  # a repeated run writes its own reports
+        return CONFORMANCE_OPTIONS.reproduce(values)
