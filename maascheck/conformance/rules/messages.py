@@ -14,7 +14,17 @@ from typing import Any
 
 from maascheck.conformance.model.exchange import Exchange
 from maascheck.conformance.model.probe import Probe, ProbeEnv, probe
-from maascheck.conformance.model.rule import Level, NotApplicable, RuleContext, Violation, rule
+from maascheck.conformance.model.rule import (
+    ClientBreak,
+    Defect,
+    Impact,
+    Level,
+    NotApplicable,
+    RuleContext,
+    Violation,
+    rule,
+)
+from maascheck.conformance.rules._clients import OPENAI_PYTHON, STATUS_ERROR
 from maascheck.conformance.rules._common import accepted, chat_body, choices_of, failure
 from maascheck.conformance.rules.checks import body_excerpt
 
@@ -22,6 +32,9 @@ SPEC = "OpenAI spec (github.com/openai/openai-openapi)"
 MESSAGE_TOKENS = 4  # every probe here only needs an answer, not a long one
 INSTRUCTION = "You are a terse assistant. Answer in one short sentence."
 QUESTION = "Name a colour."
+EMPTY_STREAM = ClientBreak(
+    OPENAI_PYTHON, "iterating a 200 stream without events yields no chunk: the answer is silently empty"
+)
 
 
 def _with(env: ProbeEnv, messages: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
@@ -121,6 +134,8 @@ def _role(ctx: RuleContext, probe_name: str, role: str, source: str) -> None:
     "A system message before the user message is accepted",
     source=f"{SPEC} ChatCompletionRequestSystemMessage (role: system); a profile's `roles` when it omits system",
     probes=("msg-system", "chat"),
+    impact=Impact.CLIENT,
+    breaks=[STATUS_ERROR],
 )
 def system_role(ctx: RuleContext) -> None:
     """`[{role: system}, {role: user}]` is answered 200 with a choice (a 4xx where the profile has no system role)."""
@@ -134,6 +149,8 @@ def system_role(ctx: RuleContext) -> None:
     source=f"{SPEC} ChatCompletionRequestDeveloperMessage (role: developer, replaces system for o1 and newer); "
     "a profile's `roles`",
     probes=("msg-developer", "chat"),
+    impact=Impact.CLIENT,
+    breaks=[STATUS_ERROR],
 )
 def developer_role(ctx: RuleContext) -> None:
     """The official SDKs and the Agents SDK send `developer`; a server that does not know it refuses with 4xx."""
@@ -146,6 +163,8 @@ def developer_role(ctx: RuleContext) -> None:
     "A multi-turn history (user, assistant, user) is accepted",
     source=f"{SPEC} CreateChatCompletionRequest.messages, ChatCompletionRequestAssistantMessage",
     probes=("msg-history", "chat"),
+    impact=Impact.CLIENT,
+    breaks=[STATUS_ERROR],
 )
 def history(ctx: RuleContext) -> None:
     """Every chat client resends the conversation so far: an assistant turn between user turns is answered."""
@@ -160,6 +179,8 @@ def history(ctx: RuleContext) -> None:
     source=f"{SPEC} ChatCompletionRequestUserMessage.content (string or array of "
     "ChatCompletionRequestMessageContentPartText)",
     probes=("msg-text-parts", "chat"),
+    impact=Impact.CLIENT,
+    breaks=[STATUS_ERROR],
 )
 def text_parts(ctx: RuleContext) -> None:
     """`content: [{"type": "text", "text": ...}, ...]` is answered 200 with a choice, on every chat model."""
@@ -174,6 +195,9 @@ def text_parts(ctx: RuleContext) -> None:
     source=f"{SPEC} ChatCompletionRequestUserMessage.content; CreateChatCompletionStreamResponse "
     "(stream terminated by data: [DONE])",
     probes=("msg-text-parts-stream", "chat-stream"),
+    impact=Impact.CLIENT,
+    breaks=[STATUS_ERROR, EMPTY_STREAM],
+    defect=Defect.TRUNCATION,
 )
 def text_parts_stream(ctx: RuleContext) -> None:
     """The streamed text-parts request gets 200, a JSON chunk with a choice, then `data: [DONE]`.

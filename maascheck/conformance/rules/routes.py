@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from maascheck.conformance.model.exchange import Exchange
 from maascheck.conformance.model.probe import Probe, probe
-from maascheck.conformance.model.rule import Level, NotApplicable, RuleContext, Violation, rule
+from maascheck.conformance.model.rule import Impact, Level, NotApplicable, RuleContext, Violation, rule
 from maascheck.conformance.rules.checks import media_type, require_status, schema_errors
 
 ENVELOPE = "OpenAI spec (github.com/openai/openai-openapi) ErrorResponse.error, Error"
@@ -27,6 +27,7 @@ probe(Probe("route-wrong-method", "GET", "/chat/completions"))
     "A path the API does not serve is answered 404",
     source=f"{ENVELOPE}; OpenAI answers an unknown path 404 'Invalid URL'; RFC 9110 §15.5.5",
     probes=("route-unknown-path",),
+    impact=Impact.SPEC,
 )
 def unknown_path(ctx: RuleContext) -> None:
     """`GET <base>/maascheck-no-such-endpoint` is a 404: not a 200, a redirect or a server error."""
@@ -39,6 +40,7 @@ def unknown_path(ctx: RuleContext) -> None:
     "A served path asked with the wrong method is answered 404 or 405",
     source=f"{ENVELOPE}; RFC 9110 §15.5.6 (405 Method Not Allowed); the spec defines only POST /chat/completions",
     probes=("route-wrong-method",),
+    impact=Impact.SPEC,
 )
 def wrong_method(ctx: RuleContext) -> None:
     """`GET <base>/chat/completions` is refused (405, or 404 as OpenAI does), never served or a 5xx."""
@@ -58,6 +60,7 @@ def _refusals(ctx: RuleContext) -> list[Exchange]:
     "The 404/405 of an unknown path or wrong method is a JSON OpenAI error envelope",
     source=f"{ENVELOPE} (message: string, type: string); Content-Type application/json",
     probes=ROUTE_PROBES,
+    impact=Impact.SPEC,
 )
 def route_envelope(ctx: RuleContext) -> None:
     """The refusal declares `application/json` and is `{"error": {"message": str, "type": str, ...}}`.
