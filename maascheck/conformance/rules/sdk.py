@@ -17,6 +17,8 @@ from maascheck.conformance.rules._clients import SDK_OBSERVED
 
 SOURCE = "openai-python (client compatibility); seeds/003 (promises the openai SDK)"
 MESSAGES = [{"role": "user", "content": "Say OK."}]
+REASONING_FIELDS = ("reasoning_content", "reasoning")  # DeepSeek's and vLLM's names for streamed reasoning
+_MISSING = object()
 
 
 def _client(env: ProbeEnv) -> Any:
@@ -95,13 +97,19 @@ def _fail(call: str, expected: str, received: Any, ex: Exchange) -> Violation:
     breaks=[SDK_OBSERVED],
 )
 def sdk_chat_works(ctx: RuleContext) -> None:
-    """chat.completions.create returns a completion whose first choice has string content."""
+    """chat.completions.create returns a completion whose first choice has a message with string or null content.
+
+    `ChatCompletionResponseMessage.content` is nullable and the SDK parses a null (e.g. with
+    `finish_reason: stop`) into `None`: this rule judges what the SDK returns, not the schema.
+    """
     ex = ctx.exchange("sdk-chat")
     call = "client.chat.completions.create(stream=False)"
     result = _no_error(ex, call)
     choices = getattr(result, "choices", None)
-    if not choices or not isinstance(getattr(choices[0].message, "content", None), str):
-        raise _fail(call, "choices[0].message.content as a string", choices, ex)
+    message = getattr(choices[0], "message", None) if choices else None
+    content = getattr(message, "content", _MISSING) if message is not None else _MISSING
+    if not (content is None or isinstance(content, str)):
+        raise _fail(call, "choices[0].message with content a string or None", choices, ex)
 
 
 @rule(
@@ -114,17 +122,30 @@ def sdk_chat_works(ctx: RuleContext) -> None:
     breaks=[SDK_OBSERVED],
 )
 def sdk_stream_works(ctx: RuleContext) -> None:
-    """Iterating the stream raises nothing and yields chunks whose delta content joins to a non-empty text."""
+    """Iterating the stream raises nothing and yields chunks whose delta text joins to a non-empty text.
+
+    The text is `delta.content` plus, for reasoning models, the `reasoning_content` / `reasoning` extras
+    the SDK keeps on the delta (a 16-token answer of a reasoning model may hold only reasoning).
+    """
     ex = ctx.exchange("sdk-stream")
     call = "client.chat.completions.create(stream=True)"
     chunks = _no_error(ex, call) or []
     text = "".join(
-        c.choices[0].delta.content or "" for c in chunks if getattr(c, "choices", None) and c.choices[0].delta
+        _delta_text(c.choices[0].delta) for c in chunks if getattr(c, "choices", None) and c.choices[0].delta
     )
     if not text:
         raise _fail(
-            call, "chunks whose delta.content joins to non-empty text", f"{len(chunks)} chunks, no text", ex
+            call,
+            "chunks whose delta.content (or reasoning_content) joins to non-empty text",
+            f"{len(chunks)} chunks, no text",
+            ex,
         )
+
+
+def _delta_text(delta: Any) -> str:
+    """The text one SDK delta carries: content and the reasoning extras (non-strings count as none)."""
+    parts = (getattr(delta, name, None) for name in ("content", *REASONING_FIELDS))
+    return "".join(p for p in parts if isinstance(p, str))
 
 
 @rule(

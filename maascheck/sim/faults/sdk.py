@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from typing import Any
 
 from maascheck.sim.faults import ChunkContext, Fault, RequestView, Response, register
 
@@ -27,6 +28,24 @@ def _error_event(raw: bytes, ctx: ChunkContext | None) -> bytes:
         }
         return b"data: " + json.dumps(payload).encode() + b"\n\n"
     return raw
+
+
+def _null_content(body: dict[str, Any], view: RequestView) -> dict[str, Any]:
+    if _from_sdk(view) and view.endpoint == "chat" and "error" not in body:
+        for choice in body.get("choices") or []:
+            if isinstance(choice, dict) and isinstance(choice.get("message"), dict):
+                choice["message"]["content"] = None
+                choice["finish_reason"] = "stop"
+    return body
+
+
+def _reasoning_only(chunk: dict[str, Any], ctx: ChunkContext) -> list[dict[str, Any]]:
+    if ctx.kind == "chat" and _from_sdk(ctx.request):
+        for choice in chunk.get("choices") or []:
+            delta = choice.get("delta") if isinstance(choice, dict) else None
+            if isinstance(delta, dict) and isinstance(delta.get("content"), str):
+                delta["reasoning_content"] = delta.pop("content")
+    return [chunk]
 
 
 def _answer_500(endpoint: str) -> Callable[[RequestView], Response | None]:
@@ -70,6 +89,16 @@ for _fault in (
         "GET /models from the openai SDK is answered 500",
         breaks=("SDK-004",),
         on_request=_answer_500("models"),
+    ),
+    Fault(
+        "sdk-chat-null-content",
+        "legal: the SDK's non-stream answer has message.content null with finish_reason stop (content is nullable)",
+        on_body=_null_content,
+    ),
+    Fault(
+        "sdk-stream-reasoning-only",
+        "legal: the SDK's stream carries its text only as delta.reasoning_content, as a reasoning model's short answer",
+        on_chunk=_reasoning_only,
     ),
 ):
     register(_fault)
