@@ -43,6 +43,7 @@ class StreamResult:
     event_times_ns: list[int] = field(default_factory=list)
     events: list[bytes] = field(default_factory=list)
     body: bytes = b""  # the error body (status >= 400), kept raw
+    retry_after: str | None = None  # the Retry-After header of a non-2xx answer (RFC 9110 §10.2.3), raw
     recvs: int = 0  # number of recv calls that returned data (for CPU accounting)
 
 
@@ -204,6 +205,7 @@ class StreamClient:
         t = res.t_headers_ns = perf_counter_ns()
         status, headers, keep = _parse_head(raw[:end])
         res.status = status
+        res.retry_after = headers.get("retry-after") if status >= 300 else None
         rest = raw[end + 4 :]
         chunked = "chunked" in headers.get("transfer-encoding", "").lower()
         length = int(headers["content-length"]) if "content-length" in headers and not chunked else None

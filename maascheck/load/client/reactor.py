@@ -106,6 +106,7 @@ class _Exchange:
         res.t_headers_ns = t
         status, headers, keep = _parse_head(self.raw[:end])
         res.status = status
+        res.retry_after = headers.get("retry-after") if status >= 300 else None
         rest, self.raw, self.in_head = self.raw[end + 4 :], b"", False
         self.chunked = "chunked" in headers.get("transfer-encoding", "").lower()
         if "content-length" in headers and not self.chunked:

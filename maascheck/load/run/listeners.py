@@ -27,6 +27,7 @@ from maascheck import __version__
 from maascheck.core.secrets import read_api_key
 from maascheck.load.measure.results import build_results
 from maascheck.load.measure.tokens import load_counter
+from maascheck.load.run.brakes import Brakes, add_brake_arguments, brake_settings_from, merge_summaries
 from maascheck.load.run.options import Settings, add_locust_arguments, settings_from
 from maascheck.load.run.pacing import Pacer
 from maascheck.load.run.postprocess import Postprocessor
@@ -72,6 +73,7 @@ def _role(runner: Any) -> str:
 
 def _on_parser(parser: Any) -> None:
     add_locust_arguments(parser)
+    add_brake_arguments(parser)
 
 
 def _on_init(environment: Any, **_kw: Any) -> None:
@@ -79,9 +81,11 @@ def _on_init(environment: Any, **_kw: Any) -> None:
     role = _role(runner)
     if role != "worker":  # workers get the master's options with the spawn message
         settings_from(environment.parsed_options, environment.host)  # fail early on bad options
+        brake_settings_from(environment.parsed_options)
     if role == "master":
         runner.register_message("maascheck_final", _on_final)
         runner.register_message("maascheck_done", _on_done)
+        runner.register_message("maascheck_brake", _on_brake)
         environment.events.worker_report.add_listener(
             lambda client_id, data: _on_worker_report(environment, data)
         )
@@ -114,6 +118,7 @@ def _on_test_start(environment: Any, **_kw: Any) -> None:
         )
     else:
         rt.sink = RecordSink(JsonlWriter(report_dir / "requests.jsonl"), keep=True, ship=False)
+    rt.brakes = Brakes(brake_settings_from(environment.parsed_options).for_share(n_workers))
     if s.max_requests:
         rt.budget = Budget(s.max_requests // n_workers + (1 if index < s.max_requests % n_workers else 0))
     if s.open_loop and role != "master":
@@ -133,6 +138,7 @@ def _on_test_start(environment: Any, **_kw: Any) -> None:
         gevent.spawn(_housekeeping, rt)
     if role == "worker":
         gevent.spawn(_watch_quota, environment, rt)
+        gevent.spawn(_watch_brakes, environment, rt)
     else:
         gevent.spawn(_control, environment, rt)
 
@@ -157,6 +163,19 @@ def _watch_quota(environment: Any, rt: Runtime) -> None:
     environment.runner.send_message("maascheck_done", {"id": rt.worker_id})
 
 
+def _watch_brakes(environment: Any, rt: Runtime) -> None:
+    """Worker: tell the master once this worker's circuit breaker tripped (the master stops the run)."""
+    while not rt.brakes.tripped:
+        gevent.sleep(0.05)
+    environment.runner.send_message("maascheck_brake", {"id": rt.worker_id, "reason": rt.brakes.reason})
+
+
+def _on_brake(environment: Any, msg: Any, **_kw: Any) -> None:
+    rt = getattr(environment, ATTR, None)
+    if isinstance(rt, Runtime) and rt.brake_reason is None:
+        rt.brake_reason = f"{msg.data.get('reason')} (worker {msg.data.get('id')})"
+
+
 def _control(environment: Any, rt: Runtime) -> None:
     """Local/master: stop at --stop-after seconds or when every request of --max-requests finished."""
     s, runner = rt.settings, environment.runner
@@ -165,6 +184,8 @@ def _control(environment: Any, rt: Runtime) -> None:
         elapsed = (time.perf_counter_ns() - rt.t0_ns) / 1e9
         if s.stop_after and elapsed >= s.stop_after:
             rt.stopped_by = "time"
+        elif rt.brakes.tripped or rt.brake_reason:
+            rt.stopped_by = "circuit_breaker"
         elif rt.role == "local" and rt.budget.exhausted:
             rt.stopped_by = "max_requests"
         elif rt.role == "master" and s.max_requests:
@@ -253,6 +274,8 @@ def _on_quitting(environment: Any, **_kw: Any) -> None:
     path.write_text(_dumps(doc), encoding="utf-8")
     for w in doc["client"]["warnings"]:
         log.warning(w)
+    if doc["brakes"]["tripped"]:
+        log.warning("run stopped by the %s", doc["brakes"]["reason"])
     environment.process_exit_code = doc["verdict"]["exit_code"]
 
 
@@ -369,7 +392,28 @@ def results_document(rt: Runtime, environment: Any) -> dict[str, Any]:
         [r for r in records if not r.get("warmup")],
         {**doc["load"], "measured_s": doc["run"]["measured_s"]},
     )
+    _add_brakes(doc, rt)
+    if rt.preflight is not None:
+        doc["preflight"] = rt.preflight
     return doc
+
+
+def _add_brakes(doc: dict[str, Any], rt: Runtime) -> None:
+    """results.json `brakes`; a tripped breaker fails the verdict with its reason."""
+    parts = (
+        [w["brakes"] for w in rt.workers.values() if isinstance(w.get("brakes"), dict)]
+        if rt.role == "master"
+        else [rt.brakes.summary()]
+    )
+    brakes = merge_summaries(rt.brakes.settings, parts)
+    if rt.brake_reason and not brakes["tripped"]:
+        brakes.update(tripped=True, reason=rt.brake_reason)
+    doc["brakes"] = brakes
+    if brakes["tripped"]:
+        verdict = doc["verdict"]
+        verdict["passed"] = False
+        verdict["exit_code"] = 1
+        verdict["reasons"] = [*verdict.get("reasons", []), str(brakes["reason"])]
 
 
 def _offered(s: Settings) -> float:

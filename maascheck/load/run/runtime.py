@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from maascheck.load.measure.metrics import TokenCounter
+from maascheck.load.run.brakes import Brakes
 from maascheck.load.run.gcpolicy import GcPolicy
 from maascheck.load.run.options import Settings
 from maascheck.load.run.pacing import Pacer
@@ -63,6 +64,9 @@ class Runtime:
     workers: dict[str, dict[str, Any]] = field(default_factory=dict)  # master: per worker summary
     gc: GcPolicy = field(default_factory=GcPolicy)
     post: Postprocessor | None = None  # load-generating processes: records made off the users' greenlets
+    brakes: Brakes = field(default_factory=Brakes)  # this process's circuit breaker and backoff
+    brake_reason: str | None = None  # master: the first worker's breaker reason
+    preflight: dict[str, Any] | None = None  # results.json `preflight` (local/master)
 
     def now(self) -> int:
         """The run clock (perf_counter_ns)."""
@@ -85,6 +89,7 @@ class Runtime:
             "wall_s": round(wall, 4),
             "chunks": sink.chunks if sink else 0,
             "lost": False,
+            "brakes": self.brakes.summary(),
             **self.gc.summary(),
         }
 

@@ -11,12 +11,14 @@ from the records). A request cut off by the end of the run is recorded with outc
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any, ClassVar
 
 import gevent
 from locust import User, constant, task
 
+from maascheck.core.retry_after import retry_after_seconds
 from maascheck.load.client.lean import Endpoint, StreamCancelled, StreamResult
 from maascheck.load.client.reactor import open_client
 from maascheck.load.measure.events import Chunk, parse_stream
@@ -54,9 +56,13 @@ class StreamingUser(User):
     def stream_one(self) -> None:
         """Send one streamed request and record it."""
         rt = self.rt
-        if not rt.budget.try_start():
-            gevent.sleep(_IDLE_S)  # quota used: idle until the controller stops the test
+        if rt.brakes.tripped or not rt.budget.try_start():
+            gevent.sleep(_IDLE_S)  # quota used or breaker tripped: idle until the controller stops the test
             return
+        backoff = rt.brakes.wait_s(time.perf_counter())  # 0 unless requests are failing
+        if backoff > 0:
+            gevent.sleep(backoff)
+            rt.brakes.waited(backoff)
         intended = None
         if rt.pacer is not None:
             intended = rt.pacer.next_slot()
@@ -88,6 +94,15 @@ class StreamingUser(User):
             "good": None,
         }
         rt.budget.finish()
+        outcome, status = record["outcome"], record.get("status")
+        if outcome != "cancelled":
+            rt.brakes.observe(
+                time.perf_counter(),
+                outcome == "ok",
+                kind=f"http_{status}" if isinstance(status, int) and status >= 300 else str(outcome),
+                status=status,
+                retry_after_s=retry_after_seconds(result.retry_after),
+            )
         if rt.sink is not None:
             rt.sink.add(record)
         self._fire(record)
