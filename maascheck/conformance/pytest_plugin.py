@@ -20,6 +20,7 @@ import pytest
 from maascheck.conformance.engine.options import CONFORMANCE_OPTIONS, RunOptions, profile_model
 from maascheck.conformance.model.rule import RULES, Level
 from maascheck.core.errors import ConfigError
+from maascheck.core.inert import inert
 from maascheck.core.secrets import read_api_key
 
 RULE_FIXTURE = "maascheck_rule_id"
@@ -83,11 +84,12 @@ class LiveState:
         capman = self.config.pluginmanager.get_plugin("capturemanager")
         if tr is None:
             return
+        text = f"maascheck: {inert(line)}"
         if capman is None:
-            tr.write_line(f"maascheck: {line}")
+            tr.write_line(text)
             return
         with capman.global_and_fixture_disabled():
-            tr.write_line(f"maascheck: {line}")
+            tr.write_line(text)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -117,11 +119,12 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
         return None
     o = state.options
     key = f"${o.api_key_env} is set" if o.api_key else f"${o.api_key_env} is NOT set: requests carry no key"
-    return [
+    lines = [
         f"maascheck: target {o.base_url} model {o.model} profile {state.profile.name} seed {o.seed}",
         f"maascheck: budget {o.max_requests} requests; {key}; reports in {state.run.report_dir}",
         f"maascheck: reproduce: {o.reproduce_line()}",
     ]
+    return [inert(line) for line in lines]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -177,8 +180,8 @@ def judge(run: Any, rule_id: str) -> None:
     result = run.judge(rule_id)
     if result.outcome in ("passed", "xpassed"):
         return
-    if result.outcome == "skipped":
-        pytest.skip(result.reason or "not applicable")
+    if result.outcome == "skipped":  # the reason is printed and written to junit.xml: made inert
+        pytest.skip(inert(result.reason or "not applicable"))
     pytest.fail(failure_text(result), pytrace=False)
 
 

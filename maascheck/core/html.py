@@ -1,15 +1,17 @@
 """A minimal, escaping HTML builder for self-contained reports (no external assets, no scripts).
 
-Every function that takes text escapes it (`html.escape(quote=True)`), so strings that come from
-the target (model names, error bodies) can never inject markup. Callers pass raw text, never
+Every function that takes text escapes it (`maascheck.core.inert.html_text`: control characters as
+visible escapes, then `html.escape(quote=True)`), so strings that come from the target (model names,
+error bodies) can never inject markup or carry a raw control character. Callers pass raw text, never
 pre-escaped HTML, except through `Html` values built by this module.
 """
 
 from __future__ import annotations
 
-import html as _html
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+
+from maascheck.core.inert import html_text
 
 
 @dataclass(frozen=True)
@@ -27,7 +29,7 @@ Cell = str | int | float | None | Html
 
 def esc(text: object) -> str:
     """Escape any value for HTML text or a quoted attribute value."""
-    return _html.escape("" if text is None else str(text), quote=True)
+    return html_text(text)
 
 
 def raw_join(parts: Iterable[Html]) -> Html:

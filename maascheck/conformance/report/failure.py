@@ -1,4 +1,8 @@
-"""The text of a failed rule in pytest's output: fact, message, expected vs received, where, reproduce."""
+"""The text of a failed rule in pytest's output: fact, message, expected vs received, where, reproduce.
+
+The text goes to the console and into junit.xml, so server text in it is made inert
+(`maascheck.core.inert`): no control character reaches either raw.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import json
 from typing import Any
 
 from maascheck.conformance.engine.runner import RuleResult
+from maascheck.core.inert import inert
 
 
 def _short(value: Any, limit: int = 600) -> str:
@@ -28,4 +33,4 @@ def failure_text(result: RuleResult) -> str:
         curls[ex["curl"]] = ex["probe"]
     for curl, probe in list(curls.items())[:3]:
         lines.append(f"Reproduce ({probe}): {curl}")
-    return "\n".join(lines)
+    return inert("\n".join(lines))

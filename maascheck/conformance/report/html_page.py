@@ -1,10 +1,15 @@
-"""results.json -> one self-contained HTML page (inline CSS, no scripts, nothing fetched)."""
+"""results.json -> one self-contained HTML page (inline CSS, no scripts, nothing fetched).
+
+Every value is escaped by `maascheck.core.inert.html_text`: markup from the target is shown as text and
+control characters as visible escapes.
+"""
 
 from __future__ import annotations
 
 import json
-from html import escape
 from typing import Any
+
+from maascheck.core.inert import html_text
 
 CSS = """
 body{font:14px/1.4 system-ui,sans-serif;margin:2em;max-width:80em}
@@ -17,7 +22,7 @@ pre{background:#f7f7f7;padding:.5em;overflow-x:auto;white-space:pre-wrap;max-hei
 
 
 def _e(value: Any) -> str:
-    return escape(str(value if value is not None else ""))
+    return html_text(value)
 
 
 def _json(value: Any, limit: int = 2000) -> str:

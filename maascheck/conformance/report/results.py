@@ -1,7 +1,8 @@
 """Builds and writes results.json, the one machine-readable document every report is rendered from.
 
 Shape: schemas/conformance-results.json (`maascheck/conformance-results/1`). It is written after
-every rule, atomically, so an interrupted run keeps what it measured.
+every rule, atomically, so an interrupted run keeps what it measured. Text is faithful data: JSON escapes
+control characters, and `json_text` the few it may leave raw (so `cat results.json` is safe too).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from maascheck.conformance.engine.options import RunOptions
 from maascheck.conformance.engine.runner import RuleResult, SuiteResult, verdict_exit_code
 from maascheck.conformance.model.exchange import Exchange
 from maascheck.conformance.model.rule import Level
+from maascheck.core.inert import json_text
 from maascheck.core.profiles import Profile
 
 SCHEMA_ID = "maascheck/conformance-results/1"
@@ -118,7 +120,6 @@ def write(doc: dict[str, Any], path: Path) -> None:
     """Write `doc` to `path` atomically (a reader never sees a half-written file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".results-", suffix=".json", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(doc, fh, indent=2, ensure_ascii=False)
-        fh.write("\n")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:  # C0 controls are escaped by JSON, the rest by json_text
+        fh.write(json_text(json.dumps(doc, indent=2, ensure_ascii=False)) + "\n")
     os.replace(tmp, path)

@@ -1,7 +1,8 @@
 """summary.csv (one row per metric × stat) and requests.csv (one row per request record).
 
 Numbers are written unformatted (full precision). Text cells that a spreadsheet would evaluate as a
-formula (leading `=`, `+`, `-`, `@`, tab or CR; OWASP "CSV Injection") are prefixed with `'`.
+formula (leading `=`, `+`, `-`, `@`, tab or CR; OWASP "CSV Injection") are prefixed with `'`; control
+characters in text are shown as escapes (`maascheck.core.inert.one_line`), line breaks as `\\n`.
 
 summary.csv columns: `section` (metrics | throughput | requests | slo), `metric` (name carrying its
 unit, e.g. `ttft_ms`, `output_tokens_per_s`), `stat` (count, mean, min, p50, p90, p95, p99, max,
@@ -15,6 +16,7 @@ import io
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from maascheck.core.inert import one_line
 from maascheck.load.measure.reader import METRICS, STATS, THROUGHPUT, RunDocs, metric_meta, num, section
 from maascheck.load.report.tables import slo_unit
 
@@ -58,7 +60,7 @@ def _cell(value: Any) -> Any:
         return "true" if value else "false"
     if isinstance(value, int | float):
         return value
-    text = str(value).replace("\r", " ").replace("\n", " ")
+    text = one_line(value)
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 

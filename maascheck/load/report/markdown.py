@@ -1,13 +1,13 @@
 """report.md: the load report as GitHub-flavoured Markdown (tables, no images).
 
-Cell text is escaped for Markdown tables and for HTML (Markdown viewers render inline HTML), so
-target-controlled strings cannot inject markup or break the table.
+Text is rendered by `maascheck.core.inert` (`md_inline`, `md_block`): HTML specials as character
+references, Markdown punctuation escaped, control characters as visible escapes, so target-controlled
+strings cannot inject markup, break the table, or reach a terminal raw.
 """
 
 from __future__ import annotations
 
-import html
-
+from maascheck.core.inert import md_block, md_inline
 from maascheck.load.measure.reader import RunDocs, section
 from maascheck.load.report.tables import (
     Table,
@@ -28,9 +28,8 @@ from maascheck.load.report.tables import (
 
 
 def md_escape(text: str) -> str:
-    """Escape text for a Markdown table cell or paragraph: HTML specials, pipes, backticks, newlines."""
-    out = html.escape(text, quote=False).replace("|", "\\|").replace("`", "\\`")
-    return " ".join(out.split())
+    """Text for a Markdown table cell or paragraph, on one line (`maascheck.core.inert.md_inline`)."""
+    return md_inline(" ".join(text.split()))
 
 
 def md_table(t: Table) -> str:
@@ -66,7 +65,7 @@ def render_md(docs: RunDocs) -> str:
         md_table(target_table(docs)),
         md_table(load_table(docs)),
         "Reproduce:\n",
-        "```\n" + (repro or "not recorded").replace("```", "'''") + "\n```\n",
+        md_block(repro or "not recorded") + "\n",
         "## Metrics\n",
         md_table(metric_table(docs)),
         "## Throughput\n",

@@ -24,7 +24,7 @@ from locust import events
 from locust.runners import MasterRunner, WorkerRunner
 
 from maascheck import __version__
-from maascheck.core.secrets import read_api_key
+from maascheck.core.secrets import Redactor, read_api_key
 from maascheck.load.measure.results import build_results
 from maascheck.load.measure.tokens import load_counter
 from maascheck.load.run.brakes import Brakes, add_brake_arguments, brake_settings_from, merge_summaries
@@ -109,15 +109,16 @@ def _on_test_start(environment: Any, **_kw: Any) -> None:
     )
     rt.t0_ns, rt.t0_utc, rt.cpu0 = time.perf_counter_ns(), time.time(), time.process_time()
     n_workers, index = 1, 0
+    redactor = Redactor([rt.api_key])
     if role == "worker":
         index = max(int(runner.worker_index), 0)
         n_workers = max(int(getattr(environment.parsed_options, "expect_workers", 1) or 1), index + 1)
         rt.worker_id = f"w{index}"
         rt.sink = RecordSink(
-            JsonlWriter(report_dir / f"requests-{rt.worker_id}.jsonl"), keep=False, ship=True
+            JsonlWriter(report_dir / f"requests-{rt.worker_id}.jsonl"), keep=False, ship=True, redactor=redactor
         )
     else:
-        rt.sink = RecordSink(JsonlWriter(report_dir / "requests.jsonl"), keep=True, ship=False)
+        rt.sink = RecordSink(JsonlWriter(report_dir / "requests.jsonl"), keep=True, ship=False, redactor=redactor)
     rt.brakes = Brakes(brake_settings_from(environment.parsed_options).for_share(n_workers))
     if s.max_requests:
         rt.budget = Budget(s.max_requests // n_workers + (1 if index < s.max_requests % n_workers else 0))

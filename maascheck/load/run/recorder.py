@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
+from maascheck.core.secrets import Redactor
+
 try:  # optional speed-up; the stdlib codec reads and writes the same JSON
     import orjson
 
@@ -103,8 +105,11 @@ def decode_lines(lines: list[bytes]) -> list[dict[str, Any]]:
 class RecordSink:
     """Collects one process's records: written to its JSONL, kept for results, queued for the master."""
 
-    def __init__(self, writer: JsonlWriter | None, *, keep: bool, ship: bool) -> None:
+    def __init__(
+        self, writer: JsonlWriter | None, *, keep: bool, ship: bool, redactor: Redactor | None = None
+    ) -> None:
         self.writer = writer
+        self.redactor = redactor
         self.keep = keep
         self.ship = ship
         self.lines: list[bytes] = []  # kept records, encoded
@@ -113,8 +118,20 @@ class RecordSink:
         self.chunks = 0
 
     def add(self, record: dict[str, Any]) -> None:
-        """Accept one finished request."""
-        self.add_line(encode(record), record.get("events") or 0)
+        """Accept one finished request, its text redacted in place first.
+
+        Server messages can echo the key; redacting the record itself means the file, the master and the
+        Locust event fired after it never see the key.
+        """
+        if self.redactor:
+            for name, value in record.items():
+                if isinstance(value, str):
+                    record[name] = self.redactor.text(value)
+        try:
+            line = encode(record)
+        except (TypeError, ValueError):  # e.g. a lone surrogate orjson refuses: the stdlib escapes it
+            line = (json.dumps(record, separators=(",", ":"), default=str) + "\n").encode()
+        self.add_line(line, record.get("events") or 0)
 
     def add_line(self, line: bytes, events: int = 0) -> None:
         """Accept one already encoded record."""

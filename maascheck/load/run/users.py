@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 import gevent
 from locust import User, constant, task
 
+from maascheck.core.inert import one_line
 from maascheck.core.retry_after import retry_after_seconds
 from maascheck.load.client.lean import Endpoint, StreamCancelled, StreamResult
 from maascheck.load.client.reactor import open_client
@@ -110,12 +111,13 @@ class StreamingUser(User):
     def _fire(self, record: dict[str, Any]) -> None:
         """One Locust request event per request (for the live UI and Locust's own summary only)."""
         outcome = record["outcome"]
+        failure = None if outcome in ("ok", "cancelled") else RuntimeError(one_line(f"{outcome}: {record['error']}"))
         self.environment.events.request.fire(
             request_type="SSE",
             name=self.scenario,
             response_time=record["ttft_ms"] if record["ttft_ms"] is not None else record["e2e_done_ms"] or 0.0,
             response_length=record["output_tokens"] or 0,
-            exception=None if outcome in ("ok", "cancelled") else RuntimeError(f"{outcome}: {record['error']}"),
+            exception=failure,  # Locust prints it on the console: redacted by the sink, made inert here
             context={},
         )
 
