@@ -1,9 +1,10 @@
 """Request validation: a request body -> a normalised `GenRequest`, or an `ApiError` (OpenAI envelope).
 
 Every check has a stable name that a fault's `skip_validation` can switch off: "auth", "json",
-"required", "types", "model", "role", "content_part", "image", "stream_options", "path", "unknown"
-(unrecognised top-level parameter), "tools", "tool_choice", "logprobs", and the name of each
-profile range ("temperature", "top_p", "n", "max_tokens", "stop_count", "completion_logprobs", ...).
+"required", "types", "model", "role", "content_part", "image", "image_input" (an image sent to a model
+that is not a vision model), "stream_options", "path", "unknown" (unrecognised top-level parameter),
+"tools", "tool_choice", "logprobs", and the name of each profile range ("temperature", "top_p", "n",
+"max_tokens", "stop_count", "completion_logprobs", ...).
 Sources: notes/openai-spec-rules.md a.1 and a.5 (CreateChatCompletionRequest l.33105,
 CreateCompletionRequest l.33821); ranges come from the active profile.
 """
@@ -445,7 +446,7 @@ def _messages(c: Checker, body: dict[str, Any], req: GenRequest) -> None:
                 f"{where}.role",
                 code="invalid_value",
             )
-        text, extra = _content(c, msg, str(role), where)
+        text, extra = _content(c, msg, str(role), where, req.model_role)
         tokens += MESSAGE_OVERHEAD_TOKENS + count_tokens(text) + extra
         texts.append(f"{role}: {text}")
         if role == "user":
@@ -455,8 +456,12 @@ def _messages(c: Checker, body: dict[str, Any], req: GenRequest) -> None:
     req.prompt_key = messages
 
 
-def _content(c: Checker, msg: dict[str, Any], role: str, where: str) -> tuple[str, int]:
-    """The text of one message's content and the extra (image) tokens it carries."""
+def _content(c: Checker, msg: dict[str, Any], role: str, where: str, model_role: str) -> tuple[str, int]:
+    """The text of one message's content and the extra (image) tokens it carries.
+
+    Only a vision model takes images: another model refuses an image part with 400, as vLLM does for a
+    text-only model.
+    """
     content = msg.get("content")
     if content is None:
         if role == "assistant":  # content may be null, e.g. next to tool_calls (spec a.1)
@@ -526,6 +531,13 @@ def _content(c: Checker, msg: dict[str, Any], role: str, where: str) -> tuple[st
                 f"not in role {role!r}.",
                 f"{pwhere}.type",
                 code="invalid_value",
+            )
+        if model_role != "vision":
+            c.fail(
+                "image_input",
+                f"Invalid '{pwhere}': this model does not accept image input; send images to a vision model.",
+                f"{pwhere}.type",
+                code="image_input_not_supported",
             )
         image = part.get("image_url")
         url = image.get("url") if isinstance(image, dict) else None

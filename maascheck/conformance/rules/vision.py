@@ -15,10 +15,12 @@ from typing import Any
 from maascheck.conformance.model.probe import Probe, ProbeEnv, probe
 from maascheck.conformance.model.rule import Impact, Level, NotApplicable, RuleContext, Violation, rule
 from maascheck.conformance.rules._common import accepted, model_for
+from maascheck.conformance.rules.checks import body_excerpt
 
 SPEC_PART = "openai-openapi.yaml ChatCompletionRequestMessageContentPartImage l.31443"
 SEED_001_IMAGE = "https://zdtc-cdn.wair.ac.cn/assets/caption_2_file_1.jpeg"
 CORRUPT_DATA_URL = "data:image/png;base64,@@not*base64@@"
+DISCOVERY = "input-image"  # the chat model sent an image (conformance/rules/inputs.py)
 
 
 def png(width: int = 32, height: int = 32, rgb: tuple[int, int, int] = (200, 120, 40)) -> bytes:
@@ -61,11 +63,30 @@ def require_scheme(env: ProbeEnv, url: str) -> None:
         )
 
 
+def vision_model(env: ProbeEnv) -> str:
+    """The run's or profile's vision model; else the chat model when it accepted an image (discovered).
+
+    The discovery probe is `input-image` (conformance/rules/inputs.py): a 200 means the chat model takes
+    images, so the vision rules judge it; a refusal skips them with its status as the reason (INPUT-001
+    fails a 5xx).
+    """
+    try:
+        return model_for(env.profile, env.options, "vision")
+    except NotApplicable as undeclared:
+        ex = env.exchange(DISCOVERY)
+        if not ex.error and ex.status == 200:
+            return model_for(env.profile, env.options)
+        got = f"transport failure ({ex.error_kind})" if ex.error else f"HTTP {ex.status} {body_excerpt(ex)}"
+        raise NotApplicable(
+            f"{undeclared}; discovered: the chat model answered an image with {got}, so it does not take images"
+        ) from None
+
+
 def vision_body(env: ProbeEnv, url: str) -> dict[str, Any]:
     """A vision-model request with a text part and one image_url part."""
     require_scheme(env, url)
     return {
-        "model": model_for(env.profile, env.options, "vision"),
+        "model": vision_model(env),
         "messages": [
             {
                 "role": "user",
@@ -87,6 +108,7 @@ probe(
         "/chat/completions",
         body=lambda env: vision_body(env, data_url(env)),
         requires=("vision",),
+        depends=(DISCOVERY,),
     )
 )
 probe(
@@ -96,6 +118,7 @@ probe(
         "/chat/completions",
         body=lambda env: vision_body(env, remote_url(env)),
         requires=("vision",),
+        depends=(DISCOVERY,),
     )
 )
 probe(
@@ -105,6 +128,7 @@ probe(
         "/chat/completions",
         body=lambda env: vision_body(env, CORRUPT_DATA_URL),
         requires=("vision",),
+        depends=(DISCOVERY,),
     )
 )
 
