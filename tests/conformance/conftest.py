@@ -2,37 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 
 import pytest
 
-from tests.conformance.proofs import SIM_KEY
+from tests.conformance.proofs import SIM_KEY, SIM_TIMING
+from tests.simulator import running_simulator
 
 
-@contextmanager
-def simulator(*faults: str, profile: str = "openai") -> Iterator[str]:
-    """Serve the simulator with `faults`; yields its base URL."""
-    from maascheck.sim.config import SimConfig
-    from maascheck.sim.server import SimServer
-
-    server = SimServer(
-        SimConfig(
-            profile=profile,
-            faults=list(faults),
-            api_key=SIM_KEY,
-            decode_step_ms=0.5,
-            decode_ms_per_seq=0.01,
-            jitter=0.0,
-            seed=7,
-            output_tokens=24,
-        )
-    )
-    url = server.start_in_thread()
-    try:
-        yield url
-    finally:
-        server.stop()
+def simulator(*faults: str, profile: str = "openai") -> AbstractContextManager[str]:
+    """Serve the simulator with `faults` (the proof runs' key and timing); yields its base URL."""
+    return running_simulator(*faults, profile=profile, api_key=SIM_KEY, **SIM_TIMING)
 
 
 @pytest.fixture

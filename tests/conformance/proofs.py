@@ -10,6 +10,8 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 SIM_KEY = "sk-maascheck-proof-key-5b1e0c"
+# A little decode time, so streams have gaps the stall rules can tell from stalls.
+SIM_TIMING = {"decode_step_ms": 0.5, "decode_ms_per_seq": 0.01, "output_tokens": 24}
 
 
 @dataclass
@@ -37,24 +39,10 @@ def run(
     from maascheck.conformance.engine.runner import run_suite
     from maascheck.conformance.report.results import from_suite
     from maascheck.core.profiles import load_profile
-    from maascheck.sim.config import SimConfig
-    from maascheck.sim.server import SimServer
+    from tests.simulator import running_simulator
 
     sim_prof = load_profile(sim_profile)
-    server = SimServer(
-        SimConfig(
-            profile=sim_profile,
-            faults=list(faults),
-            api_key=SIM_KEY,
-            decode_step_ms=0.5,
-            decode_ms_per_seq=0.01,
-            jitter=0.0,
-            seed=7,
-            output_tokens=24,
-        )
-    )
-    base_url = server.start_in_thread()
-    try:
+    with running_simulator(*faults, profile=sim_profile, api_key=SIM_KEY, **SIM_TIMING) as base_url:
         profile = load_profile(suite_profile)
         options = RunOptions(
             model=str(sim_prof.models.get("chat") or "sim-chat"),
@@ -68,8 +56,6 @@ def run(
             seed=1,
         )
         result = run_suite(base_url, profile, options)
-    finally:
-        server.stop()
     from maascheck.core import schema_registry as schemas
 
     document = from_suite(result, options, profile)

@@ -1,10 +1,11 @@
 """Every rule can fail: for each simulator fault, the suite fails exactly the rules the fault `breaks`.
 
-A fault runs under the first profile (openai first) whose fault-free baseline judges every rule it
-breaks (rules such as EXT-* apply only where a profile documents vendor parameters); the simulator
-presents that same profile. Legal variations (empty `breaks`) fail no rule; without faults every
-MUST rule passes within the request budget. Suite runs are made once per session, two at a time
-in worker processes.
+This is the one fault-proof harness. A fault runs under the profile it names (`Fault.profile`,
+`openai` unless its rules apply only where a profile documents vendor parameters); the simulator
+presents that same profile, whose fault-free baseline must pass every rule the fault breaks. Legal
+variations (empty `breaks`) fail no rule; without faults no rule fails under any profile and a full
+run stays within the request budget. Suite runs are made once per session, two at a time in worker
+processes.
 """
 
 from __future__ import annotations
@@ -31,15 +32,6 @@ def baseline_label(profile: str) -> str:
     return f"(no fault)@{profile}"
 
 
-def profile_for(fault: str, baselines: dict[str, Proof]) -> str | None:
-    """The first profile whose clean baseline judges (passes) every rule `fault` breaks."""
-    for profile in PROFILES:
-        base = baselines[baseline_label(profile)]
-        if not base.errors and all(base.outcomes.get(r) == "passed" for r in FAULTS[fault].breaks):
-            return profile
-    return None
-
-
 @pytest.fixture(scope="session")
 def proofs(request: pytest.FixtureRequest) -> dict[str, Proof]:
     """Baselines under every profile, then the run of every selected fault under its profile."""
@@ -50,11 +42,7 @@ def proofs(request: pytest.FixtureRequest) -> dict[str, Proof]:
             wanted.add(params.params["fault_name"])
     with pool() as executor:
         out = run_many({baseline_label(p): ((), p, p) for p in PROFILES}, executor)
-        jobs: dict[str, tuple[tuple[str, ...], str, str]] = {}
-        for fault in wanted:
-            profile = "openai" if not FAULTS[fault].breaks else profile_for(fault, out)
-            if profile is not None:
-                jobs[fault] = ((fault,), profile, profile)
+        jobs = {fault: ((fault,), FAULTS[fault].profile, FAULTS[fault].profile) for fault in wanted}
         return out | run_many(jobs, executor)
 
 
@@ -91,17 +79,24 @@ def test_baseline_passes_every_must_rule_within_budget(proofs: dict[str, Proof])
     assert not proof.leaked_key and not proof.schema_errors, proof.schema_errors
 
 
+@pytest.mark.parametrize("profile", PROFILES)
+def test_no_rule_fails_on_the_faithful_simulator(profile: str, proofs: dict[str, Proof]) -> None:
+    proof = proofs[baseline_label(profile)]
+    assert not proof.failed and not proof.errors, _diff(proof, set(), set())
+
+
+@pytest.mark.parametrize("fault_name", BREAKING)
+def test_the_faults_profile_judges_every_rule_it_breaks(fault_name: str, proofs: dict[str, Proof]) -> None:
+    fault = FAULTS[fault_name]
+    assert fault.profile in PROFILES, f"{fault_name} names an unknown profile {fault.profile!r}"
+    judged = {r: proofs[baseline_label(fault.profile)].outcomes.get(r) for r in fault.breaks}
+    assert set(judged.values()) == {"passed"}, f"{fault_name} under {fault.profile}: baseline judged {judged}"
+
+
 @pytest.mark.parametrize("fault_name", BREAKING)
 def test_fault_fails_exactly_its_rules(fault_name: str, proofs: dict[str, Proof]) -> None:
-    if fault_name not in proofs:
-        judged = {
-            p: {r: proofs[baseline_label(p)].outcomes.get(r) for r in FAULTS[fault_name].breaks}
-            for p in PROFILES
-        }
-        pytest.fail(f"no profile's baseline passes every rule {fault_name} breaks: {judged}")
     proof = proofs[fault_name]
-    profile = profile_for(fault_name, proofs)
-    baseline = proofs[baseline_label(profile or "openai")].failed
+    baseline = proofs[baseline_label(FAULTS[fault_name].profile)].failed
     expected = set(FAULTS[fault_name].breaks)
     assert proof.failed - baseline == expected and not proof.errors, _diff(proof, expected, baseline)
     assert not proof.leaked_key and not proof.schema_errors

@@ -8,12 +8,14 @@ from typing import Any
 import httpx
 import pytest
 
-from maascheck.sim.config import DEFAULT_API_KEY, SimConfig
+from maascheck.sim.config import DEFAULT_API_KEY
 from maascheck.sim.server import SimServer
+from tests.simulator import sim_config
 
 KEY = DEFAULT_API_KEY
 AUTH = {"Authorization": f"Bearer {KEY}"}
-FAST = {"decode_step_ms": 0.5, "decode_ms_per_seq": 0.0, "prefill_ms_per_token": 0.0, "jitter": 0.0}
+# A little decode time (0.5 ms a step), so streams arrive as separate events.
+DECODE = {"decode_step_ms": 0.5}
 
 StartSim = Callable[..., str]
 
@@ -29,8 +31,7 @@ def start_sim() -> Iterator[StartSim]:
     servers: list[SimServer] = []
 
     def start(**overrides: Any) -> str:
-        settings: dict[str, Any] = {**FAST, "seed": 7, **overrides}
-        server = SimServer(SimConfig(**settings))
+        server = SimServer(sim_config(**{**DECODE, **overrides}))
         servers.append(server)
         return server.start_in_thread()
 

@@ -94,6 +94,9 @@ class Fault:
     name: str
     description: str
     breaks: tuple[str, ...] = ()
+    # The profile (the simulator's persona and the suite's profile) under which the broken rules apply:
+    # vendor-parameter rules are not applicable under `openai`.
+    profile: str = "openai"
     skip_validation: frozenset[str] = frozenset()
     on_request: Callable[[RequestView], RequestView | Response | None] | None = None
     on_status: Callable[[int, RequestView], int] | None = None

@@ -35,12 +35,14 @@ for _fault in (
         "ext-stop-token-ids-rejected",
         "stop_token_ids is refused as an unknown argument",
         breaks=("EXT-001",),
+        profile="maas-openmodels",
         on_request=_reject("stop_token_ids"),
     ),
     Fault(
         "ext-repetition-penalty-rejected",
         "repetition_penalty is refused as an unknown argument",
         breaks=("EXT-002",),
+        profile="taichu",
         on_request=_reject("repetition_penalty"),
     ),
 ):

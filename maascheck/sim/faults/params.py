@@ -249,6 +249,7 @@ for _fault in (
         "params-repetition-penalty-closed",
         "repetition_penalty accepts its open bounds 1.0 and 2.0",
         ("PARAM-013",),
+        profile="taichu",
         on_request=_closed_repetition_penalty,
     ),
     Fault(
