@@ -146,6 +146,7 @@ class Option:
     pytest_short: bool = True  # register `--NAME` on pytest too when no other plugin owns it
     locust_dest: str = ""  # Locust's own option carries it natively (e.g. "host", "num_users")
     locust: bool = True  # accepted by the native Locust face
+    cli: bool = True  # accepted by `maascheck <command>`
     hidden: bool = False  # accepted, never shown in help
 
     @property
@@ -261,6 +262,8 @@ class OptionTable:
         """Register every option on an argparse parser (values stay raw until `resolve`)."""
         groups: dict[str, Any] = {}
         for opt in self.options:
+            if not opt.cli:
+                continue
             target: Any = parser
             if opt.group:
                 target = groups.setdefault(opt.group, parser.add_argument_group(opt.group))
@@ -325,7 +328,8 @@ class OptionTable:
             if value is None or (opt.flag and value is False) or (opt.repeat and value == []):
                 if opt.required:
                     example = f" {opt.example}" if opt.example else ""
-                    problems.append(f"{opt.flag_name} is required; e.g. {opt.flag_name}{example}")
+                    native = f" (native locust: --{opt.locust_dest})" if opt.locust_dest else ""
+                    problems.append(f"{opt.flag_name} is required{native}; e.g. {opt.flag_name}{example}")
                 values[opt.dest] = (
                     list(opt.default or []) if opt.repeat else bool(opt.default) if opt.flag else opt.default
                 )

@@ -177,8 +177,8 @@ def _run_ours(url: str, key: str, run: Run, streams: int, stagger: float, model:
     stop_after = run.warmup_s + run.seconds + 0.5
     argv = [
         "--model", model, "--output-tokens", f"fixed:{tokens}", "--input-tokens", "fixed:3",
-        "--stop-after", str(stop_after), "--report-dir", report_dir, "--api-key-env", "MAASCHECK_BENCH_KEY",
-        "--request-timeout", "30", "-u", str(streams),
+        "--stop-after", f"{stop_after:g}", "--report-dir", report_dir, "--api-key-env", "MAASCHECK_BENCH_KEY",
+        "--request-timeout", "30", "-u", str(streams), "--host", url,
     ]  # fmt: skip
     opts = parse_options(args=argv)
     env = Environment(user_classes=[StaggeredChatUser], host=url, parsed_options=opts, events=locust.events)

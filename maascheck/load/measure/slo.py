@@ -41,6 +41,8 @@ SCALARS: tuple[str, ...] = (
 OPS: dict[str, Callable[[float, float], bool]] = {
     "<=": operator.le, "<": operator.lt, ">=": operator.ge, ">": operator.gt, "==": operator.eq,
 }  # fmt: skip
+# Thresholds outside a metric's range can never be measured: fractions lie in [0, 1], everything else is >= 0.
+FRACTIONS: tuple[str, ...] = ("error_rate", "good_fraction")
 _EXPR = re.compile(r"^\s*([a-z_]+)(?:\.([a-z0-9]+))?\s*(<=|>=|==|<|>)\s*([-+0-9.eE]+)\s*$")
 _HELP = (
     f"valid metrics with a stat: {', '.join(DISTRIBUTIONS)}; stats: {', '.join(STATS)}; "
@@ -84,6 +86,13 @@ def parse_slo(text: str) -> Slo:
             raise ConfigError(f"SLO {text!r}: {metric} is a scalar and takes no stat; {_HELP}")
     else:
         raise ConfigError(f"SLO {text!r}: unknown metric {metric!r}; {_HELP}")
+    low, high = (0.0, 1.0) if metric in FRACTIONS else (0.0, math.inf)
+    if not math.isfinite(threshold) or not low <= threshold <= high:
+        valid = "a fraction in [0, 1] (0.01 is 1 %)" if metric in FRACTIONS else "a finite number >= 0"
+        raise ConfigError(
+            f"SLO {text!r}: threshold {number} is outside the range of {metric}; valid: {valid}; "
+            f"e.g. {metric}{'.p95' if stat else ''}{op}{'0.01' if metric in FRACTIONS else '500'}"
+        )
     return Slo(text.strip().replace(" ", ""), metric, stat, op, threshold)
 
 

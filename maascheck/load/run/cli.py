@@ -14,7 +14,6 @@ import argparse
 import json
 import math
 import os
-import shlex
 import signal
 import subprocess
 import sys
@@ -22,11 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from maascheck.core.errors import ConfigError
-from maascheck.core.secrets import DEFAULT_KEY_ENV, read_api_key
+from maascheck.core.options import Values
 from maascheck.load.client.lean import Endpoint
 from maascheck.load.entry import LOCUSTFILE
 from maascheck.load.measure.slo import parse_all
-from maascheck.load.workload.payloads import SCENARIOS
+from maascheck.load.run.options import LOAD_OPTIONS
 from maascheck.load.workload.workloads import build_workload
 
 CLASS_OF = {
@@ -38,156 +37,63 @@ CLASS_OF = {
 STOP_GRACE_S = 30.0
 
 
-def parse_duration(text: str) -> float:
-    """Seconds from ``30``, ``30s``, ``2m``, ``1h``, ``1m30s``."""
-    total, num = 0.0, ""
-    units = {"s": 1, "m": 60, "h": 3600}
-    for ch in text.strip():
-        if ch.isdigit() or ch == ".":
-            num += ch
-        elif ch in units and num:
-            total, num = total + float(num) * units[ch], ""
-        else:
-            raise ConfigError(f"bad duration {text!r}; valid: 30, 30s, 2m, 1m30s, 1h")
-    return total + (float(num) if num else 0.0)
+def _closed_or_open(v: Values) -> str | None:
+    if v.rate is not None and "users" in v.given:
+        return "give --users (closed loop) or --rate (open loop), not both; e.g. --rate 5 --pool 64"
+    return None
+
+
+CLI_OPTIONS = LOAD_OPTIONS.extended(checks=[_closed_or_open])
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    """Register `maascheck load` options."""
-    p = parser
-    p.add_argument("--base-url", required=True, help="target base URL, e.g. http://127.0.0.1:8000/v1")
-    p.add_argument("--model", required=True, help="model name, e.g. sim-chat")
-    p.add_argument("--profile", default="openai", help="provider profile name (recorded in the results)")
-    p.add_argument("--scenario", default="chat", choices=list(SCENARIOS))
-    mode = p.add_mutually_exclusive_group()
-    mode.add_argument("--users", type=int, help="closed loop: concurrent streams (default 4)")
-    mode.add_argument("--rate", type=float, help="open loop: arrivals per second")
-    p.add_argument("--arrival", default="poisson", choices=["constant", "poisson"])
-    p.add_argument(
-        "--pool", type=int, help="open loop: user pool size (default: enough for 10 s of arrivals)"
-    )
-    p.add_argument("--shape", default="constant", choices=["constant", "step", "ramp"])
-    p.add_argument("--steps", type=int, default=4, help="step shape: number of equal steps")
-    p.add_argument("--ramp-from", type=float, default=0.0, help="ramp shape: starting users or rate")
-    p.add_argument("--run-time", default="30s", help="wall time of the load, warm-up included (default 30s)")
-    p.add_argument("--max-requests", type=int, default=0, help="stop after N requests in all")
-    p.add_argument("--warmup", default="0", help="leading time whose requests are excluded, e.g. 5s")
-    p.add_argument(
-        "--processes", type=int, default=1, help="load-generator worker processes (Locust --processes)"
-    )
-    p.add_argument("--workload", default="synthetic", help="synthetic | shared-prefix | corpus:PATH.jsonl")
-    p.add_argument(
-        "--input-tokens", default="fixed:128", help="fixed:N | uniform:A:B | normal:M:S | file:PATH"
-    )
-    p.add_argument("--output-tokens", default=None, help="as --input-tokens (default fixed:64)")
-    p.add_argument("--prefix-tokens", type=int, default=0, help="shared-prefix workload: prefix length")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--no-usage", action="store_true", help="do not send stream_options.include_usage")
-    p.add_argument(
-        "--chunk-usage", action="store_true", help="send stream_options.continuous_usage_stats (vLLM)"
-    )
-    p.add_argument("--tokenizer", default="", help="HF tokenizer name for per-chunk token counts")
-    p.add_argument(
-        "--slo", action="append", default=[], metavar="EXPR", help="e.g. ttft_ms.p95<=500 (repeatable)"
-    )
-    p.add_argument("--slo-file", default="", help="SLO gates: one per line, JSON or TOML")
-    p.add_argument("--baseline", default="", help="an older results.json (or its folder) to compare against")
-    p.add_argument(
-        "--baseline-threshold", type=float, default=10.0, metavar="PCT",
-        help="a metric regresses when it is worse than the baseline by more than PCT percent (default 10)",
+    """Register `maascheck load` options (from `LOAD_OPTIONS`, the native Locust entry's too)."""
+    CLI_OPTIONS.add_to_argparse(parser)
+
+
+def resolve(args: argparse.Namespace) -> Values:
+    """The validated options of `args`, every input checked before any request (ConfigError: exit 2)."""
+    v = CLI_OPTIONS.resolve(CLI_OPTIONS.raw_from(args))
+    build_workload(v.workload, v.input_tokens, v.output_tokens, prefix_tokens=v.prefix_tokens)
+    if v.slo_file:
+        parse_all([], [v.slo_file])
+    Endpoint.parse(v.base_url)  # a bad URL is a usage error before Locust starts
+    if v.baseline:
+        from maascheck.load.measure.baseline import load_baseline
+
+        load_baseline(Path(v.baseline))  # a bad baseline is a usage error before any load is sent
+    return v
+
+
+def pool_size(v: Values) -> int:
+    """Locust users: the closed-loop streams, or the open-loop pool (enough for 10 s of arrivals)."""
+    if v.rate:
+        return int(v.pool or max(16, math.ceil(v.rate * 10)))
+    return int(v.users)
+
+
+def locust_argv(v: Values, report_dir: Path, passthrough: list[str] | None = None) -> list[str]:
+    """The Locust command line for validated values: Locust's own options, then the table's."""
+    ours = LOAD_OPTIONS.without(
+        "base-url", "users", "run-time", "processes", "profile", "report-dir", "baseline",
+        "baseline-threshold", "fail-on-regression", "pool",
     )  # fmt: skip
-    p.add_argument(
-        "--fail-on-regression", action="store_true", help="exit 1 when the baseline comparison flags one"
-    )
-    p.add_argument("--report-dir", default="", help="output folder (default reports/load-<UTC time>)")
-    p.add_argument("--api-key-env", default=DEFAULT_KEY_ENV, help="environment variable holding the API key")
-    p.add_argument("--timeout", type=float, default=120.0, help="per-request stall and total bound, seconds")
-
-
-def locust_argv(args: argparse.Namespace, report_dir: Path) -> list[str]:
-    """The Locust command line for these options (validated)."""
-    run_time = parse_duration(args.run_time)
-    warmup = parse_duration(args.warmup)
-    if run_time <= 0:
-        raise ConfigError("--run-time must be positive, e.g. --run-time 30s")
-    if warmup >= run_time:
-        raise ConfigError(f"--warmup {args.warmup} must be shorter than --run-time {args.run_time}")
-    if args.processes < 1:
-        raise ConfigError("--processes must be >= 1, e.g. --processes 2")
-    parse_all(args.slo, [args.slo_file] if args.slo_file else [])
-    build_workload(args.workload, args.input_tokens, args.output_tokens, prefix_tokens=args.prefix_tokens)
-    read_api_key(args.api_key_env)
-    Endpoint.parse(args.base_url)  # a bad URL is a usage error before Locust starts
-    if args.rate is not None and args.rate <= 0:
-        raise ConfigError("--rate must be > 0 arrivals per second, e.g. --rate 5")
-    users = args.users or 4
-    if args.rate:
-        users = args.pool or max(16, math.ceil(args.rate * 10))
     argv = [
         sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--only-summary",
         "--loglevel", "WARNING", "--json-file", str(report_dir / "locust-stats"),
-        "--host", args.base_url, "-u", str(users), "-r", "1000",
-        "--run-time", f"{math.ceil(run_time + STOP_GRACE_S)}s",
-        "--model", args.model, "--scenario", args.scenario, "--provider-profile", args.profile,
-        "--arrival", args.arrival, "--shape", args.shape, "--steps", str(args.steps),
-        "--ramp-from", str(args.ramp_from), "--stop-after", str(run_time), "--warmup", str(warmup),
-        "--workload", args.workload, "--input-tokens", args.input_tokens,
-        "--prefix-tokens", str(args.prefix_tokens), "--seed", str(args.seed),
-        "--report-dir", str(report_dir), "--api-key-env", args.api_key_env,
-        "--request-timeout", str(args.timeout), "--reproduce", reproduce_line(args),
+        "--host", v.base_url, "-u", str(pool_size(v)), "-r", "1000",
+        "--run-time", f"{math.ceil(v.run_time + STOP_GRACE_S)}s", "--profile", v.profile,
+        "--report-dir", str(report_dir), "--stop-after", f"{v.run_time:g}", "--reproduce", reproduce_line(v),
     ]  # fmt: skip
-    if args.rate:
-        argv += ["--rate", str(args.rate)]
-    if args.max_requests:
-        argv += ["--max-requests", str(args.max_requests)]
-    if args.output_tokens:
-        argv += ["--output-tokens", args.output_tokens]
-    if args.no_usage:
-        argv.append("--no-usage")
-    if args.chunk_usage:
-        argv.append("--chunk-usage")
-    if args.tokenizer:
-        argv += ["--tokenizer", args.tokenizer]
-    for s in args.slo:
-        argv += ["--slo", s]
-    if args.slo_file:
-        argv += ["--slo-file", args.slo_file]
-    if args.processes > 1:
-        argv += ["--processes", str(args.processes)]
-    argv += [*getattr(args, "passthrough", []), CLASS_OF[args.scenario]]
-    return argv
+    argv += ours.without("stop-after", "reproduce").argv(v, only_given=False)
+    if v.processes > 1:
+        argv += ["--processes", str(v.processes)]
+    return [*argv, *(passthrough or []), CLASS_OF[v.scenario]]
 
 
-def reproduce_line(args: argparse.Namespace) -> str:
+def reproduce_line(v: Values) -> str:
     """The `maascheck load` command that repeats this run (no secrets: keys live in the environment)."""
-    parts = [
-        "maascheck",
-        "load",
-        "--base-url",
-        args.base_url,
-        "--model",
-        args.model,
-        "--scenario",
-        args.scenario,
-    ]
-    parts += (
-        ["--rate", str(args.rate), "--arrival", args.arrival]
-        if args.rate
-        else ["--users", str(args.users or 4)]
-    )
-    parts += ["--run-time", args.run_time, "--warmup", args.warmup, "--processes", str(args.processes)]
-    if args.shape != "constant":
-        parts += ["--shape", args.shape]
-    if args.max_requests:
-        parts += ["--max-requests", str(args.max_requests)]
-    parts += ["--workload", args.workload, "--input-tokens", args.input_tokens]
-    if args.output_tokens:
-        parts += ["--output-tokens", args.output_tokens]
-    for s in args.slo:
-        parts += ["--slo", s]
-    if args.api_key_env != DEFAULT_KEY_ENV:
-        parts += ["--api-key-env", args.api_key_env]
-    return shlex.join(parts)
+    return LOAD_OPTIONS.reproduce(v.replace(report_dir=None))
 
 
 def default_report_dir() -> Path:
@@ -210,16 +116,14 @@ def render_reports(report_dir: Path, baseline: str, threshold_pct: float) -> str
     return None
 
 
-def run_load(args: argparse.Namespace) -> dict[str, Any]:
-    """Run one load test and return its results.json document (also used by the sweep)."""
-    report_dir = Path(args.report_dir) if args.report_dir else default_report_dir()
-    argv = locust_argv(args, report_dir)
-    if getattr(args, "baseline", ""):
-        from maascheck.load.measure.baseline import load_baseline
-
-        load_baseline(Path(args.baseline))  # a bad baseline is a usage error before any load is sent
+def run_load(v: Values, passthrough: list[str] | None = None) -> dict[str, Any]:
+    """Run one load test and return its results.json document."""
+    report_dir = Path(v.report_dir) if v.report_dir else default_report_dir()
+    argv = locust_argv(v, report_dir, passthrough)
     report_dir.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.Popen(argv, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    # Its own session: a terminal's Ctrl-C reaches this process only, which forwards exactly one SIGINT
+    # (a second one would cut Locust's shutdown short, before results.json is written).
+    proc = subprocess.Popen(argv, env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=True)
     try:
         proc.wait()
     except KeyboardInterrupt:
@@ -242,10 +146,11 @@ def run_load(args: argparse.Namespace) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of `maascheck load`."""
-    doc = run_load(args)
+    v = resolve(args)
+    doc = run_load(v, list(getattr(args, "passthrough", [])))
     report_dir = Path(doc.pop("_report_dir"))
-    note = render_reports(report_dir, args.baseline, args.baseline_threshold)
-    if args.baseline:
+    note = render_reports(report_dir, v.baseline, v.baseline_threshold)
+    if v.baseline:
         doc = json.loads((report_dir / "results.json").read_text(encoding="utf-8"))
     print(summary_text(doc, report_dir))
     if note:
@@ -253,8 +158,8 @@ def run(args: argparse.Namespace) -> int:
     code = int(doc["verdict"]["exit_code"])
     regressions = [r for r in (doc.get("baseline") or {}).get("regressions", []) if r.get("regressed")]
     if regressions:
-        print(f"  baseline: {len(regressions)} regression(s) against {args.baseline}", file=sys.stderr)
-        if args.fail_on_regression:
+        print(f"  baseline: {len(regressions)} regression(s) against {v.baseline}", file=sys.stderr)
+        if v.fail_on_regression:
             code = max(code, 1)
     return code
 

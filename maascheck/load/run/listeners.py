@@ -28,7 +28,7 @@ from maascheck.core.secrets import Redactor, read_api_key
 from maascheck.load.measure.results import build_results
 from maascheck.load.measure.tokens import load_counter
 from maascheck.load.run.brakes import Brakes, add_brake_arguments, brake_settings_from, merge_summaries
-from maascheck.load.run.options import Settings, add_locust_arguments, settings_from
+from maascheck.load.run.options import Settings, add_locust_arguments, settings_from, validate_when_parsed
 from maascheck.load.run.pacing import Pacer
 from maascheck.load.run.postprocess import Postprocessor
 from maascheck.load.run.recorder import JsonlWriter, RecordSink, decode_lines, encode, read_jsonl
@@ -74,13 +74,13 @@ def _role(runner: Any) -> str:
 def _on_parser(parser: Any) -> None:
     add_locust_arguments(parser)
     add_brake_arguments(parser)
+    validate_when_parsed(parser)
 
 
 def _on_init(environment: Any, **_kw: Any) -> None:
     runner = environment.runner
     role = _role(runner)
-    if role != "worker":  # workers get the master's options with the spawn message
-        settings_from(environment.parsed_options, environment.host)  # fail early on bad options
+    if role != "worker":  # workers get the master's options with the spawn message (ours: checked when parsed)
         brake_settings_from(environment.parsed_options)
     if role == "master":
         runner.register_message("maascheck_final", _on_final)

@@ -1,64 +1,163 @@
-"""maascheck's options inside Locust (registered on `events.init_command_line_parser`) and their parsed form.
+"""The load option table (`LOAD_OPTIONS`: `maascheck load` and the native Locust entry) and `Settings`.
 
-The same options work with the native entry (`locust -f loadtests/locustfile.py --model ...`) and are
-what `maascheck load` passes to its Locust subprocess. Each has an env-var fallback (`MAASCHECK_*`).
+One name per option on both faces: where Locust has the option itself (`--host` for `--base-url`,
+`-u/--users`, `-t/--run-time`, `--processes`, `--profile`) its value is read from Locust's parsed
+options; the rest are registered on Locust's parser (`events.init_command_line_parser`). Each has an
+env-var fallback (`MAASCHECK_*`); validation and messages are the table's, the same on both faces.
 """
 
 from __future__ import annotations
 
-import argparse
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from maascheck.core.errors import ConfigError
-from maascheck.load.measure.slo import Slo, parse_all
+from maascheck.core.options import (
+    API_KEY_ENV,
+    BASE_URL,
+    MODEL,
+    PROFILE,
+    REPORT_DIR,
+    SEED,
+    TEXT,
+    Kind,
+    Option,
+    OptionTable,
+    Values,
+    choice,
+    duration,
+    integer,
+    number,
+)
+from maascheck.load.measure.slo import Slo, parse_slo, read_slo_file
 from maascheck.load.workload.payloads import SCENARIOS, BodyOptions
 from maascheck.load.workload.workloads import Workload, build_workload
 
 
+def _slo(text: str) -> Slo:
+    return parse_slo(text)
+
+
+SLO_KIND = Kind(_slo, "METRIC.STAT OP NUMBER or SCALAR OP NUMBER", lambda slo: str(slo.expr))
+DEFAULT_USERS = 4
+
+
+def _warmup_shorter(v: Values) -> str | None:
+    run_time = v.stop_after or v.run_time
+    if v.warmup and v.warmup >= run_time:
+        return (
+            f"--warmup {v.warmup:g}s must be shorter than --run-time {run_time:g}s; "
+            "e.g. --run-time 60s --warmup 10s"
+        )
+    return None
+
+
+LOAD_OPTIONS = OptionTable(
+    "load",
+    (
+        replace(BASE_URL, locust_dest="host"),
+        replace(MODEL, help="model name sent in every request"),
+        replace(PROFILE, locust_dest="profile", help="provider profile name or .json path (recorded in results)"),
+        Option("scenario", "request kind", choice(*SCENARIOS), "chat", example="vision"),
+        Option(
+            "users", "closed loop: concurrent streams (open loop: the user pool)", integer(1), DEFAULT_USERS,
+            example="16", metavar="N", locust_dest="num_users",
+        ),
+        Option("rate", "open loop: arrivals per second over all workers", number(0, above=True), example="5"),
+        Option("arrival", "open-loop arrival process", choice("constant", "poisson"), "poisson", example="constant"),
+        Option(
+            "pool", "open loop: user pool size (default: enough for 10 s of arrivals)", integer(1),
+            example="64", locust=False,
+        ),
+        Option("shape", "load shape over the run", choice("constant", "step", "ramp"), "constant", example="step"),
+        Option("steps", "step shape: number of equal steps up to the target", integer(1), 4, example="4"),
+        Option("ramp-from", "ramp shape: starting users or rate", number(0), 0.0, example="1"),
+        Option(
+            "run-time", "wall time of the load, warm-up included", duration(above=True), 30.0,
+            example="5m", metavar="DURATION", locust_dest="run_time",
+        ),
+        Option(
+            "stop-after", "exact run time in seconds from `maascheck load` (Locust's -t is whole seconds)",
+            duration(above=True), hidden=True, cli=False, env=False, reproduce=False,
+        ),
+        Option("max-requests", "stop after N requests in all (0: unbounded)", integer(0), 0, example="1000"),
+        Option(
+            "warmup", "leading time whose requests are excluded", duration(), 0.0, example="5s", metavar="DURATION"
+        ),
+        Option(
+            "processes", "load-generator worker processes (Locust --processes)", integer(1), 1,
+            example="2", locust_dest="processes",
+        ),
+        Option("workload", "synthetic | shared-prefix | corpus:PATH.jsonl", TEXT, "synthetic", example="shared-prefix"),
+        Option(
+            "input-tokens", "input length distribution: fixed:N | uniform:A:B | normal:M:S | file:PATH", TEXT,
+            "fixed:128", example="uniform:64:256", metavar="DIST",
+        ),
+        Option(
+            "output-tokens", "output length distribution, as --input-tokens (default fixed:64)", TEXT,
+            example="fixed:64", metavar="DIST",
+        ),
+        Option("prefix-tokens", "shared-prefix workload: prefix length in words", integer(0), 0, example="512"),
+        replace(SEED, help="workload random seed"),
+        Option("no-usage", "do not send stream_options.include_usage", flag=True),
+        Option(
+            "chunk-usage", "send stream_options.continuous_usage_stats (vLLM) for per-chunk token counts", flag=True
+        ),
+        Option("tokenizer", "HF tokenizer name for per-chunk token counts (needs `tokenizers`)", TEXT, ""),
+        Option(
+            "slo", "SLO gate (repeatable)", SLO_KIND, repeat=True, example="ttft_ms.p95<=500", metavar="EXPR"
+        ),
+        Option("slo-file", "SLO gates: one per line, JSON or TOML", TEXT, "", example="slos.toml", metavar="PATH"),
+        Option(
+            "baseline", "an older results.json (or its folder) to compare against", TEXT, "",
+            example="reports/load-prev", metavar="PATH", locust=False,
+        ),
+        Option(
+            "baseline-threshold", "a metric regresses when worse than the baseline by more than PCT percent",
+            number(0), 10.0, example="10", metavar="PCT", locust=False,
+        ),
+        Option("fail-on-regression", "exit 1 when the baseline comparison flags one", flag=True, locust=False),
+        replace(REPORT_DIR, help="output folder (default reports/load-<UTC>; native locust: reports/load)"),
+        API_KEY_ENV,
+        Option(
+            "request-timeout", "per-request stall and total bound, seconds", number(0, above=True), 120.0,
+            example="120", metavar="S", aliases=("timeout",),
+        ),
+        Option("reproduce", "the command that repeats the run", hidden=True, cli=False, env=False, reproduce=False),
+    ),
+    checks=(_warmup_shorter,),
+)
+NATIVE_REPORT_DIR = "reports/load"
+
+
 def add_locust_arguments(parser: Any) -> None:
-    """Register maascheck's options on Locust's (configargparse) parser."""
-    g = parser.add_argument_group("maascheck", "streaming LLM load test options")
+    """Register maascheck's options on Locust's (configargparse) parser, from `LOAD_OPTIONS`."""
+    LOAD_OPTIONS.add_to_locust(parser.add_argument_group("maascheck", "streaming LLM load test options"))
 
-    def opt(name: str, **kw: Any) -> None:
-        g.add_argument(name, env_var="MAASCHECK_" + name.lstrip("-").replace("-", "_").upper(), **kw)
 
-    opt("--model", default="", help="model name sent in every request")
-    opt("--scenario", default="chat", choices=list(SCENARIOS), help="request kind (default chat)")
-    opt("--provider-profile", default="openai", help="maascheck provider profile name (recorded in results)")
-    opt(
-        "--rate",
-        type=float,
-        default=0.0,
-        help="open loop: arrivals per second over all workers (0: closed loop)",
-    )
-    opt("--arrival", default="poisson", choices=["constant", "poisson"], help="open-loop arrival process")
-    opt("--shape", default="constant", choices=["constant", "step", "ramp"], help="load shape over the run")
-    opt("--steps", type=int, default=4, help="step shape: number of equal steps up to the target")
-    opt("--ramp-from", type=float, default=0.0, help="ramp shape: starting users or rate")
-    opt("--stop-after", type=float, default=0.0, help="stop the test after S seconds (0: unbounded)")
-    opt("--max-requests", type=int, default=0, help="stop after N requests in all (0: unbounded)")
-    opt("--warmup", type=float, default=0.0, help="seconds at the start whose requests are excluded")
-    opt("--workload", default="synthetic", help="synthetic | shared-prefix | corpus:PATH.jsonl")
-    opt("--input-tokens", default="fixed:128", help="input length distribution (fixed:N, uniform:A:B, ...)")
-    opt("--output-tokens", default=None, help="output length distribution (default fixed:64)")
-    opt("--prefix-tokens", type=int, default=0, help="shared-prefix workload: prefix length in words")
-    opt("--seed", type=int, default=0, help="workload random seed")
-    opt("--no-usage", action="store_true", default=False, help="do not send stream_options.include_usage")
-    opt(
-        "--chunk-usage",
-        action="store_true",
-        default=False,
-        help="send stream_options.continuous_usage_stats (vLLM) for exact per-chunk token counts",
-    )
-    opt("--tokenizer", default="", help="HF tokenizer name for per-chunk token counts (needs `tokenizers`)")
-    opt("--slo", action="append", default=[], help="SLO gate, e.g. ttft_ms.p95<=500 (repeatable)")
-    opt("--slo-file", default="", help="file of SLO gates (one per line, JSON or TOML)")
-    opt("--report-dir", default="reports/load", help="where requests.jsonl and results.json go")
-    opt("--api-key-env", default="OPENAI_API_KEY", help="environment variable holding the API key")
-    opt("--request-timeout", type=float, default=120.0, help="per-request stall and total bound, seconds")
-    opt("--reproduce", default="", help=argparse.SUPPRESS)
+def validate_when_parsed(parser: Any) -> None:
+    """Check maascheck's options as soon as Locust has parsed them: before any fork or request, exit 2."""
+    original = parser.parse_known_args
+
+    def parse_known_args(*args: Any, **kwargs: Any) -> Any:
+        namespace, rest = original(*args, **kwargs)
+        if not getattr(namespace, "worker", False):  # workers take the master's options
+            try:
+                settings_from(namespace, getattr(namespace, "host", None))
+            except ConfigError as exc:
+                parser.exit(2, f"maascheck load: error: {exc}\n")
+        return namespace, rest
+
+    parser.parse_known_args = parse_known_args
+
+
+def locust_values(options: Any, host: str | None = None) -> Values:
+    """The validated values of Locust's parsed options (ConfigError on a bad one)."""
+    raw = LOAD_OPTIONS.raw_from(options, locust=True)
+    if host is not None:
+        raw["base_url"] = host
+    return LOAD_OPTIONS.resolve(raw)
 
 
 @dataclass(frozen=True)
@@ -82,9 +181,9 @@ class Settings:
     body: BodyOptions
     tokenizer: str
     slos: list[Slo] = field(default_factory=list)
-    report_dir: str = "reports/load"
-    api_key_env: str = "OPENAI_API_KEY"
-    timeout: float = 120.0
+    report_dir: str = NATIVE_REPORT_DIR
+    api_key_env: str = LOAD_OPTIONS.default("api-key-env")
+    timeout: float = LOAD_OPTIONS.default("request-timeout")
     reproduce: str = ""
 
     @property
@@ -106,43 +205,31 @@ class Settings:
 
 
 def settings_from(options: Any, host: str | None) -> Settings:
-    """Validate Locust's parsed options into Settings (ConfigError on a bad value)."""
-    if not host:
-        raise ConfigError(
-            "no target: pass the base URL with --host (locust) or --base-url (maascheck load), "
-            "e.g. http://127.0.0.1:8000/v1"
-        )
-    if not options.model:
-        raise ConfigError("no model: pass --model NAME, e.g. --model sim-chat")
-    workload = build_workload(
-        options.workload,
-        options.input_tokens,
-        options.output_tokens,
-        prefix_tokens=options.prefix_tokens,
-        seed=options.seed,
-    )
-    slo_files = [options.slo_file] if options.slo_file else []
+    """Validate Locust's parsed options into Settings (ConfigError on a bad value, same text as the CLI's)."""
+    v = locust_values(options, host)
+    workload = build_workload(v.workload, v.input_tokens, v.output_tokens, prefix_tokens=v.prefix_tokens, seed=v.seed)
+    slos = list(v.slo) + [parse_slo(t) for t in (read_slo_file(v.slo_file) if v.slo_file else [])]
     return Settings(
-        host=host.rstrip("/"),
-        model=options.model,
-        scenario=options.scenario,
-        profile=options.provider_profile,
-        rate=float(options.rate or 0.0),
-        arrival=options.arrival,
-        shape=options.shape,
-        steps=options.steps,
-        ramp_from=options.ramp_from,
-        # Native `locust -t 60s`: Locust ignores --run-time when a shape class runs the test, so it bounds ours.
-        stop_after=float(options.stop_after or getattr(options, "run_time", None) or 0.0),
-        max_requests=int(options.max_requests or 0),
-        warmup=float(options.warmup or 0.0),
-        users=int(getattr(options, "num_users", None) or 1),
+        host=v.base_url,
+        model=v.model,
+        scenario=v.scenario,
+        profile=v.profile,
+        rate=float(v.rate or 0.0),
+        arrival=v.arrival,
+        shape=v.shape,
+        steps=v.steps,
+        ramp_from=v.ramp_from,
+        # `maascheck load` passes the exact time as --stop-after (Locust's own -t counts whole seconds).
+        stop_after=float(v.stop_after or v.run_time),
+        max_requests=v.max_requests,
+        warmup=v.warmup,
+        users=v.users,
         workload=workload,
-        body=BodyOptions(options.model, include_usage=not options.no_usage, chunk_usage=options.chunk_usage),
-        tokenizer=options.tokenizer,
-        slos=parse_all(options.slo or [], slo_files),
-        report_dir=options.report_dir,
-        api_key_env=options.api_key_env,
-        timeout=options.request_timeout,
-        reproduce=options.reproduce,
+        body=BodyOptions(v.model, include_usage=not v.no_usage, chunk_usage=v.chunk_usage),
+        tokenizer=v.tokenizer,
+        slos=slos,
+        report_dir=v.report_dir or NATIVE_REPORT_DIR,
+        api_key_env=v.api_key_env,
+        timeout=v.request_timeout,
+        reproduce=v.reproduce or "",
     )

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,133 +34,37 @@ from typing import Any
 from maascheck import __version__
 from maascheck.core.errors import ConfigError
 from maascheck.load.measure.reader import num, section
-from maascheck.load.sweep.analysis import (
-    DEFAULT_KNEE_METRIC,
-    DEFAULT_MIN_EFFICIENCY,
-    Step,
-    bad_failure,
-)
+from maascheck.load.sweep.analysis import Step, bad_failure
 from maascheck.load.sweep.document import analyse, as_json, step_entry
-from maascheck.load.sweep.ladder import TARGET_OPTIONS, geometric_levels, parse_levels, step_command
+from maascheck.load.sweep.ladder import geometric_levels, parse_levels, step_command
+from maascheck.load.sweep.options import SWEEP_OPTIONS, TARGET_NAMES
 from maascheck.load.sweep.report import render_files
 from maascheck.load.sweep.runner import StepRunner, run_step
 
 SCHEMA_ID = "maascheck/sweep-results/1"
 FILES = {"json": "sweep.json", "csv": "sweep.csv", "md": "sweep.md", "html": "sweep.html"}
-KNEE_METRICS = ("output_tokens_per_s", "total_tokens_per_s", "requests_per_s")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    """Register `maascheck sweep` options."""
+    """Register `maascheck sweep` options (from `SWEEP_OPTIONS`)."""
     parser.epilog = (
         "example: maascheck sweep --base-url http://127.0.0.1:8000/v1 --model sim-chat "
-        "--concurrency 1,2,4,8,16,32 --step-time 20 --warmup 5 --slo ttft_ms.p95<=500. "
+        "--concurrency 1,2,4,8,16,32 --step-time 20s --warmup 5s --slo ttft_ms.p95<=500. "
         "Argv after a bare -- is appended to every `maascheck load` step."
     )
-    t = parser.add_argument_group("target (passed to every step)")
-    t.add_argument("--base-url", metavar="URL", help="endpoint base URL, e.g. http://127.0.0.1:8000/v1")
-    t.add_argument("--model", metavar="NAME", help="model name, e.g. sim-chat")
-    t.add_argument("--profile", metavar="NAME", help="provider profile name (default: the load command's)")
-    t.add_argument(
-        "--api-key-env",
-        metavar="VAR",
-        help="environment variable holding the API key (default OPENAI_API_KEY)",
-    )
-    t.add_argument("--scenario", metavar="KIND", help="request kind: chat, completions, vision, reasoning")
-    t.add_argument("--input-tokens", metavar="DIST", help="input length distribution, e.g. fixed:128")
-    t.add_argument("--output-tokens", metavar="DIST", help="output length distribution, e.g. fixed:64")
-    t.add_argument("--workload", metavar="KIND", help="workload kind, e.g. synthetic")
-    t.add_argument("--seed", metavar="N", help="workload random seed")
-    t.add_argument("--processes", metavar="N", help="load worker processes per step")
-    t.add_argument("--timeout", metavar="S", help="per-request stall and total bound, seconds")
-    lv = parser.add_argument_group("load levels (one of)")
-    lv.add_argument("--concurrency", metavar="LIST", help="comma-separated user counts, e.g. 1,2,4,8,16,32")
-    lv.add_argument(
-        "--rate-steps",
-        metavar="LIST",
-        help="comma-separated open-loop arrival rates (requests/s), e.g. 1,2,4,8",
-    )
-    lv.add_argument(
-        "--start", metavar="L", type=float, help="geometric ladder: first level (with --stop, --factor)"
-    )
-    lv.add_argument("--stop", metavar="L", type=float, help="geometric ladder: last level")
-    lv.add_argument(
-        "--factor",
-        metavar="F",
-        type=float,
-        default=2.0,
-        help="geometric ladder: ratio between levels (default 2)",
-    )
-    lv.add_argument(
-        "--by",
-        choices=["concurrency", "rate"],
-        default="concurrency",
-        help="what --start/--stop/--factor step (default concurrency)",
-    )
-    st = parser.add_argument_group("steps and analysis")
-    st.add_argument(
-        "--step-time", metavar="S", type=float, default=20.0, help="measured seconds per step (default 20)"
-    )
-    st.add_argument(
-        "--warmup",
-        metavar="S",
-        type=float,
-        default=5.0,
-        help="warm-up seconds per step, excluded (default 5)",
-    )
-    st.add_argument(
-        "--max-requests-per-step",
-        metavar="N",
-        type=int,
-        default=10000,
-        help="request bound per step, warm-up included (default 10000; 0 = time only)",
-    )
-    st.add_argument(
-        "--step-grace",
-        metavar="S",
-        type=float,
-        default=60.0,
-        help="seconds a step may overrun warm-up + step time before it is stopped (default 60)",
-    )
-    st.add_argument(
-        "--slo",
-        metavar="EXPR",
-        action="append",
-        default=[],
-        help="SLO gate, e.g. ttft_ms.p95<=500 (repeatable)",
-    )
-    st.add_argument(
-        "--knee-metric",
-        choices=KNEE_METRICS,
-        default=DEFAULT_KNEE_METRIC,
-        help=f"throughput figure the knee is found on (default {DEFAULT_KNEE_METRIC})",
-    )
-    st.add_argument(
-        "--knee-efficiency",
-        metavar="F",
-        type=float,
-        default=DEFAULT_MIN_EFFICIENCY,
-        help="knee: first step gaining less than this fraction of the ideal linear gain "
-        f"(default {DEFAULT_MIN_EFFICIENCY})",
-    )
-    st.add_argument(
-        "--stop-factor",
-        metavar="F",
-        type=float,
-        default=2.0,
-        help="stop after a step missing an SLO by more than this factor (default 2; 0 = never)",
-    )
-    st.add_argument(
-        "--max-error-rate",
-        metavar="F",
-        type=float,
-        default=0.5,
-        help="stop after a step whose error rate exceeds this fraction (default 0.5)",
-    )
-    st.add_argument("--no-early-stop", action="store_true", help="run every step whatever happens")
-    parser.add_argument(
-        "--report-dir", metavar="DIR", type=Path, help="output folder (default reports/sweep-<UTC timestamp>)"
-    )
+    SWEEP_OPTIONS.add_to_argparse(parser)
+
+
+def resolve(args: argparse.Namespace) -> argparse.Namespace:
+    """The validated values of raw parsed `args` (ConfigError, exit 2, before any step runs)."""
+    values = SWEEP_OPTIONS.resolve(SWEEP_OPTIONS.raw_from(args))
+    out = argparse.Namespace(**values, passthrough=list(getattr(args, "passthrough", []) or []))
+    out.target = {
+        name: SWEEP_OPTIONS[name].show(values[SWEEP_OPTIONS[name].dest])
+        for name in TARGET_NAMES
+        if SWEEP_OPTIONS[name].dest in values.given
+    }
+    return out
 
 
 def _levels(args: argparse.Namespace) -> tuple[str, list[float]]:
@@ -183,65 +86,24 @@ def _levels(args: argparse.Namespace) -> tuple[str, list[float]]:
     return args.by, geometric_levels(args.start, args.stop, args.factor, integer=integer)
 
 
-def _validate(args: argparse.Namespace) -> None:
-    if not args.base_url:
-        raise ConfigError("no target: pass --base-url, e.g. --base-url http://127.0.0.1:8000/v1")
-    if not args.model:
-        raise ConfigError("no model: pass --model NAME, e.g. --model sim-chat")
-    if args.step_time <= 0 or args.warmup < 0 or args.step_grace <= 0:
-        raise ConfigError(
-            "--step-time and --step-grace must be > 0 and --warmup >= 0, e.g. --step-time 20 --warmup 5"
-        )
-    if args.max_requests_per_step < 0:
-        raise ConfigError("--max-requests-per-step must be >= 0 (0 = bounded by time only), e.g. 5000")
-    if not 0 < args.knee_efficiency < 1:
-        raise ConfigError(
-            f"--knee-efficiency must be between 0 and 1, got {args.knee_efficiency:g}; e.g. 0.5"
-        )
-    if not 0 <= args.max_error_rate <= 1 or args.stop_factor < 0:
-        raise ConfigError("--max-error-rate must be in [0, 1] and --stop-factor >= 0, e.g. --stop-factor 2")
-    if args.slo:
-        from maascheck.load.measure.slo import parse_slo  # the load command's own parser: same grammar, same errors
-
-        for expr in args.slo:
-            parse_slo(expr)
-
-
 def _reproduce(args: argparse.Namespace, mode: str, levels: list[float]) -> str:
-    parts = ["maascheck", "sweep"]
-    for key, flag in TARGET_OPTIONS.items():
-        if getattr(args, key, None) is not None:
-            parts += [flag, str(getattr(args, key))]
-    parts += [
-        "--concurrency" if mode == "concurrency" else "--rate-steps",
-        ",".join(f"{v:g}" for v in levels),
-    ]
-    parts += [
-        "--step-time",
-        f"{args.step_time:g}",
-        "--warmup",
-        f"{args.warmup:g}",
-        "--max-requests-per-step",
-        str(args.max_requests_per_step),
-    ]
-    for slo in args.slo:
-        parts += ["--slo", slo]
-    parts += ["--knee-metric", args.knee_metric, "--knee-efficiency", f"{args.knee_efficiency:g}"]
+    ladder = {"concurrency": None, "rate_steps": None, "start": None, "stop": None, "factor": 2.0, "by": "concurrency"}
+    ladder["concurrency" if mode == "concurrency" else "rate_steps"] = ",".join(f"{v:g}" for v in levels)
+    values = {**vars(args), **ladder, "report_dir": None}
     if args.no_early_stop:
-        parts.append("--no-early-stop")
-    else:
-        parts += ["--stop-factor", f"{args.stop_factor:g}", "--max-error-rate", f"{args.max_error_rate:g}"]
-    if args.passthrough:
-        parts += ["--", *args.passthrough]
-    return shlex.join(parts)
+        values.update(stop_factor=SWEEP_OPTIONS.default("stop-factor"))
+        values.update(max_error_rate=SWEEP_OPTIONS.default("max-error-rate"))
+    return SWEEP_OPTIONS.reproduce(values, extra=args.passthrough)
 
 
 def run_sweep(args: argparse.Namespace, sweep_dir: Path, runner: StepRunner = run_step) -> dict[str, Any]:
     """Run the steps (until an early stop), analyse, write sweep.json/csv/md/html; returns the document."""
+    if not hasattr(args, "target"):
+        args = resolve(args)
     mode, levels = _levels(args)
     started = datetime.now(UTC)
     t0 = time.monotonic()
-    target = {k: str(getattr(args, k)) for k in TARGET_OPTIONS if getattr(args, k, None) is not None}
+    target = {name.replace("-", "_"): value for name, value in args.target.items()}
     doc: dict[str, Any] = {
         "schema": SCHEMA_ID,
         "tool": {"name": "maascheck", "version": __version__},
@@ -336,10 +198,8 @@ def _finish(doc: dict[str, Any], sweep_dir: Path, t0: float) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """`maascheck sweep`: returns 0 when a level meets the SLOs (or none given), 1 when none does."""
-    _validate(args)
+    args = resolve(args)
     _levels(args)
-    if not hasattr(args, "passthrough"):
-        args.passthrough = []
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     sweep_dir = args.report_dir or Path("reports") / f"sweep-{stamp}"
     doc = run_sweep(args, Path(sweep_dir))

@@ -10,20 +10,6 @@ from pathlib import Path
 from maascheck.core.errors import ConfigError
 
 MAX_STEPS = 32
-# `maascheck sweep` option -> `maascheck load` option, passed through to every step when given.
-TARGET_OPTIONS = {
-    "base_url": "--base-url",
-    "model": "--model",
-    "profile": "--profile",
-    "api_key_env": "--api-key-env",
-    "scenario": "--scenario",
-    "input_tokens": "--input-tokens",
-    "output_tokens": "--output-tokens",
-    "workload": "--workload",
-    "seed": "--seed",
-    "processes": "--processes",
-    "timeout": "--timeout",
-}
 
 
 def parse_levels(text: str, *, integer: bool, flag: str) -> list[float]:
@@ -103,8 +89,8 @@ def step_command(
     """The `maascheck load` subprocess of one step (run time = warm-up + measured step time)."""
     out_dir = sweep_dir / label(level, mode)
     argv = [sys.executable, "-m", "maascheck.cli", "load"]
-    for key, value in target.items():
-        argv += [TARGET_OPTIONS[key], value]
+    for key, value in target.items():  # the same option names on both commands (`SWEEP_OPTIONS`)
+        argv += ["--" + key.replace("_", "-"), value]
     argv += ["--users", f"{int(level)}"] if mode == "concurrency" else ["--rate", f"{level:g}"]
     argv += ["--run-time", f"{warmup_s + step_time_s:g}", "--warmup", f"{warmup_s:g}"]
     if max_requests:
