@@ -19,6 +19,7 @@ from maascheck.sim.tokens import (
     alternatives,
     arguments_for,
     generate_tokens,
+    instance_of,
     json_fragments,
     rng_for,
     token_logprob,
@@ -105,11 +106,14 @@ def _plan_one(req: GenRequest, index: int, natural: int, rng: random.Random) -> 
         plan.completion_tokens = len(plan.reasoning) + len(plan.tool.fragments)
         return plan
     natural_content = natural - reasoning_len
-    if req.json_output:
-        words = generate_tokens(rng, max(1, natural_content - 6))
-        tokens = json_fragments(json.dumps({"answer": "".join(words).strip()}, ensure_ascii=False))
-        natural_content = len(tokens)
-        cut = budget is not None and budget < reasoning_len + natural_content
+    if req.json_output:  # the JSON document is the natural output: only max_tokens cuts it
+        if req.json_schema is not None:
+            doc: object = instance_of(req.json_schema, rng)
+        else:
+            doc = {"answer": "".join(generate_tokens(rng, max(1, natural_content - 6))).strip()}
+        tokens = json_fragments(json.dumps(doc, ensure_ascii=False))
+        left = len(tokens) if budget is None else budget - len(plan.reasoning)
+        cut = left < len(tokens)
     else:
         tokens = generate_tokens(rng, max(0, natural_content))
     tokens = tokens[: max(0, left)]

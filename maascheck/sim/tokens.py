@@ -174,6 +174,11 @@ def arguments_for(schema: Any, rng: random.Random) -> dict[str, Any]:
     return out
 
 
+def instance_of(schema: dict[str, Any], rng: random.Random) -> Any:
+    """A value of the common subset of JSON Schema structured outputs use (objects, enums, scalars, arrays)."""
+    return _value_for(schema, rng)
+
+
 def _value_for(spec: dict[str, Any], rng: random.Random) -> Any:
     if isinstance(spec.get("enum"), list) and spec["enum"]:
         return spec["enum"][rng.randrange(len(spec["enum"]))]
@@ -187,7 +192,8 @@ def _value_for(spec: dict[str, Any], rng: random.Random) -> Any:
     if kind == "boolean":
         return rng.random() < 0.5
     if kind == "array":
-        return []
+        items = spec.get("items")
+        return [_value_for(items, rng)] if isinstance(items, dict) else []
     if kind == "object":
         return arguments_for(spec, rng)
     return _WORDS[rng.randrange(len(_WORDS))]

@@ -3,8 +3,8 @@
 Every check has a stable name that a fault's `skip_validation` can switch off: "auth", "json",
 "required", "types", "model", "role", "content_part", "image", "image_input" (an image sent to a model
 that is not a vision model), "stream_options", "path", "unknown" (unrecognised top-level parameter),
-"tools", "tool_choice", "logprobs", and the name of each profile range ("temperature", "top_p", "n",
-"max_tokens", "stop_count", "completion_logprobs", ...).
+"tools", "tool_choice", "logprobs", "response_format" (json_schema name and schema), and the name of
+each profile range ("temperature", "top_p", "n", "max_tokens", "stop_count", "completion_logprobs", ...).
 Sources: notes/openai-spec-rules.md a.1 and a.5 (CreateChatCompletionRequest l.33105,
 CreateCompletionRequest l.33821); ranges come from the active profile.
 """
@@ -146,6 +146,7 @@ class GenRequest:
     tools: list[dict[str, Any]] = field(default_factory=list)
     tool_choice: Any = None
     json_output: bool = False
+    json_schema: dict[str, Any] | None = None  # response_format json_schema: the answer is an instance of it
     ignore_eos: bool = False
     prompt_tokens: int = 0
     prompts: list[str] = field(default_factory=lambda: [""])
@@ -391,6 +392,52 @@ def _chat(c: Checker, body: dict[str, Any], req: GenRequest) -> None:
                 code="invalid_value",
             )
         req.json_output = kind in {"json_object", "json_schema"}
+        if kind == "json_schema":
+            req.json_schema = _json_schema(c, fmt)
+
+
+def _json_schema(c: Checker, fmt: dict[str, Any]) -> dict[str, Any] | None:
+    """`response_format.json_schema.schema` when it is a valid JSON Schema, else a "response_format" failure.
+
+    Spec: ResponseFormatJsonSchema.json_schema (name required, ^[a-zA-Z0-9_-]{1,64}$; schema a JSON
+    Schema object). OpenAI answers an invalid schema with 400 "Invalid schema for response_format".
+    """
+    spec = fmt.get("json_schema")
+    name = spec.get("name") if isinstance(spec, dict) else None
+    if not isinstance(name, str) or not _FUNCTION_NAME.match(name):
+        c.fail(
+            "response_format",
+            f"Invalid 'response_format.json_schema.name': {_short(name)}; expected a string matching "
+            "'^[a-zA-Z0-9_-]{1,64}$'.",
+            "response_format.json_schema.name",
+            code="invalid_value",
+        )
+        return None
+    schema = spec.get("schema") if isinstance(spec, dict) else None
+    if schema is None:
+        return None
+    problem = "expected an object" if not isinstance(schema, dict) else _schema_problem(schema)
+    if problem is not None:
+        c.fail(
+            "response_format",
+            f"Invalid schema for response_format '{name}': {problem}.",
+            "response_format.json_schema.schema",
+            code="invalid_json_schema",
+        )
+        return None
+    return schema if isinstance(schema, dict) else None
+
+
+def _schema_problem(schema: dict[str, Any]) -> str | None:
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import SchemaError
+
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as exc:
+        where = "/".join(str(p) for p in exc.absolute_path) or "(root)"
+        return f"at {where}: {exc.message[:200]}"
+    return None
 
 
 def _messages(c: Checker, body: dict[str, Any], req: GenRequest) -> None:

@@ -17,9 +17,9 @@ Where each hook applies (maascheck/sim/server.py and stream.py call them):
   outright, a new `RequestView` to replace the request (its `json` is used as the body), or None.
 - `skip_validation`: check names switched off (see maascheck/sim/validate.py): "auth", "json",
   "required", "types", "model", "role", "content_part", "image", "image_input" (an image part
-  sent to a model that is not a vision model), "stream_options", "path",
-  "unknown", "tools", "tool_choice", "logprobs", and each profile range name ("temperature",
-  "top_p", "n", "max_tokens", "stop_count", ...). A skipped check lets the request through with a
+  sent to a model that is not a vision model), "stream_options", "path", "unknown", "tools",
+  "tool_choice", "logprobs", "response_format", and each profile range name ("temperature", "top_p",
+  "n", "max_tokens", "stop_count", ...). A skipped check lets the request through with a
   best-effort value (a skipped "json" check parses leniently, e.g. tolerating trailing commas).
 - `on_status(status, view)` and `on_headers(headers, view)`: every response the simulator writes,
   errors included (not `Response`s returned by `on_request`). For streams they run once, before the
