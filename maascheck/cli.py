@@ -30,6 +30,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "benchmark: load-client fidelity and CPU cost vs an exact schedule",
     ),
     "locustfile": ("maascheck.load.entry", "print the path of the installed locustfile (for `locust -f`)"),
+    "clients": (
+        "maascheck.conformance.clients.cli",
+        "install the client matrix's real client libraries into the cache (or list them)",
+    ),
     "serve-real": ("maascheck.orchestrate.real_server", "install and serve llama.cpp with SmolLM2-135M on loopback"),
 }
 

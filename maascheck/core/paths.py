@@ -20,3 +20,13 @@ DEVIATIONS_DIR = PROFILES_DIR / "deviations"
 def reports_dir() -> Path:
     """The default report folder: `./reports/` under the current directory (resolved when asked)."""
     return Path.cwd() / "reports"
+
+
+def cache_dir() -> Path:
+    """The per-user cache: $MAASCHECK_CACHE_DIR, else $XDG_CACHE_HOME/maascheck, else ~/.cache/maascheck."""
+    import os
+
+    if override := os.environ.get("MAASCHECK_CACHE_DIR"):
+        return Path(override).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "maascheck"

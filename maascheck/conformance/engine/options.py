@@ -21,14 +21,26 @@ from maascheck.core.options import (
     PROFILE,
     REPORT_DIR,
     SEED,
+    Kind,
     Option,
     OptionTable,
+    choice,
     integer,
     number,
 )
 
 if TYPE_CHECKING:
     from maascheck.core.profiles import Profile
+
+
+def _clients(text: str) -> str:
+    from maascheck.conformance.clients.catalog import select
+
+    select(text)  # ConfigError naming the valid clients
+    return text
+
+
+CLIENTS_KIND = Kind(_clients, "all, or client names separated by commas (maascheck clients list)")
 
 CONFORMANCE_OPTIONS = OptionTable(
     "conformance",
@@ -52,6 +64,21 @@ CONFORMANCE_OPTIONS = OptionTable(
             metavar="S",
         ),
         Option("concurrency", "probes made at a time", integer(1), 8, example="8", metavar="N"),
+        Option(
+            "clients",
+            "run the client matrix: all, or client names separated by commas (default: not run)",
+            CLIENTS_KIND,
+            example="all",
+            metavar="NAMES",
+        ),
+        Option(
+            "clients-mode",
+            "client matrix: replay the recorded exchanges to each client (no extra request) or live",
+            choice("replay", "live"),
+            "replay",
+            example="replay",
+            metavar="MODE",
+        ),
     ),
 )
 DEFAULT_MAX_REQUESTS: int = CONFORMANCE_OPTIONS.default("max-requests")
@@ -96,6 +123,8 @@ class RunOptions:
     concurrency: int = CONFORMANCE_OPTIONS.default("concurrency")
     image_url: str = DEFAULT_IMAGE_URL
     report_dir: str | None = None
+    clients: str | None = None  # the client matrix: "all" or "name,name" (None: the CLIENT-... rules skip)
+    clients_mode: str = "replay"  # replay: serve the recorded exchanges to each client; live: clients ask the target
 
     @classmethod
     def from_values(cls, values: Any, api_key: str | None = None) -> RunOptions:

@@ -111,6 +111,11 @@ class RuleContext:
             self.used.append(ex)
         return ex
 
+    def peek(self, probe: str) -> Exchange:
+        """The recorded exchange of `probe` without adding it to this rule's evidence (the client matrix
+        runs a client over several probes at once, and each cell shows only its own)."""
+        return self._exchanges(probe)
+
     def send(self, method: str, path: str, body: Any = None, *, label: str, auth: str = "valid") -> Exchange:
         """Make an ad-hoc request (counted against the request budget), e.g. one Hypothesis example."""
         if self._sender is None:
@@ -135,6 +140,7 @@ class Rule:
     impact: Impact = Impact.SPEC
     breaks: tuple[ClientBreak, ...] = ()  # the evidence of a `client` impact (empty otherwise)
     defect: Defect | None = None  # a failure of this rule is always this defect (e.g. a hang)
+    client: str | None = None  # the client-matrix client the rule judges (results.json `client`)
 
 
 RULES: dict[str, Rule] = {}
@@ -151,6 +157,7 @@ def rule(
     breaks: Sequence[ClientBreak] = (),
     defect: Defect | None = None,
     requires: tuple[str, ...] | list[str] = (),
+    client: str | None = None,
 ) -> Callable[[Callable[[RuleContext], None]], Callable[[RuleContext], None]]:
     """Register the decorated function as rule `rule_id`; its docstring explains the check.
 
@@ -179,6 +186,7 @@ def rule(
             impact,
             tuple(breaks),
             defect,
+            client,
         )
         return fn
 

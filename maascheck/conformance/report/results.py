@@ -27,8 +27,8 @@ OUTCOMES = ("passed", "failed", "skipped", "xfailed", "xpassed", "error")
 
 
 def rule_entry(r: RuleResult) -> dict[str, Any]:
-    """One `rules[]` entry."""
-    return {
+    """One `rules[]` entry (client-matrix rules also name the client and its installed version)."""
+    entry = {
         "id": r.rule.id,
         "level": r.rule.level.value,
         "title": r.rule.title,
@@ -39,6 +39,14 @@ def rule_entry(r: RuleResult) -> dict[str, Any]:
         "reason": r.reason,
         "evidence": r.evidence,
     }
+    if r.rule.client is not None:
+        from maascheck.conformance.clients.catalog import BY_NAME
+        from maascheck.conformance.clients.install import installed
+
+        versions = installed(BY_NAME[r.rule.client]) or {}
+        entry["client"] = r.rule.client
+        entry["client_version"] = versions.get(BY_NAME[r.rule.client].packages[0][0])
+    return entry
 
 
 def extension_fields(exchanges: list[Exchange]) -> list[dict[str, str]]:

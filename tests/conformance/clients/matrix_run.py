@@ -1,0 +1,28 @@
+"""Runs the client matrix against an in-thread simulator (optionally with faults) and returns each cell's outcome."""
+
+from __future__ import annotations
+
+from maascheck.conformance.engine.options import RunOptions
+from maascheck.conformance.engine.runner import RuleResult, run_suite
+from maascheck.core.profiles import load_profile
+from tests.conformance.conftest import simulator
+from tests.conformance.proofs import SIM_KEY
+
+
+def run_matrix(clients: str, *faults: str, mode: str = "replay") -> tuple[list[RuleResult], int]:
+    """(the CLIENT-... results, requests made) of a run of the matrix rules for `clients` under `faults`."""
+    profile = load_profile("openai")
+    with simulator(*faults) as url:
+        options = RunOptions(
+            model="sim-chat",
+            base_url=url,
+            reasoning_model=profile.models.get("reasoning"),
+            api_key=SIM_KEY,
+            stall_timeout=3.0,
+            total_timeout=30.0,
+            seed=1,
+            clients=clients,
+            clients_mode=mode,
+        )
+        result = run_suite(url, profile, options, only=lambda r: r.area == "clients")
+    return [r for r in result.results if r.rule.area == "clients"], result.requests_made
