@@ -61,8 +61,10 @@ def _diff(proof: Proof, expected: set[str], baseline: set[str]) -> str:
 
 
 def test_every_rule_has_a_breaking_fault() -> None:
+    """Client-matrix rules (area `clients`) run only with --clients: their faults are proven by the pinned
+    break table instead (tests/conformance/clients/test_break_table.py)."""
     broken = {rule_id for f in FAULTS.values() for rule_id in f.breaks}
-    missing = sorted(set(RULES) - broken)
+    missing = sorted({r for r, rule in RULES.items() if rule.area != "clients"} - broken)
     assert not missing, f"rules no fault breaks (add a fault in maascheck/sim/faults/<area>.py): {missing}"
 
 

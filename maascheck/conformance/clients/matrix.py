@@ -15,6 +15,8 @@ import os
 import shutil
 import subprocess
 import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -170,18 +172,35 @@ def _judge(
 
 _CACHE: dict[tuple[Any, ...], tuple[dict[str, Cell], list[Exchange]]] = {}
 _CACHE_LOCK = threading.Lock()
+PARALLEL_CLIENTS = 3  # adapter processes at a time (mostly waiting on imports and the replay server)
+
+
+def _key(client: Client, mode: str, templates: dict[str, Exchange]) -> tuple[Any, ...]:
+    return (client.name, mode, tuple(sorted((s, id(ex)) for s, ex in templates.items())))
 
 
 def cells_for(
-    client: Client, templates: dict[str, Exchange], source: Source, *, mode: str, timeout_s: float
+    client: Client,
+    templates: dict[str, Exchange],
+    sources: Callable[[Client], Source],
+    *,
+    mode: str,
+    timeout_s: float,
+    together: tuple[Client, ...] = (),
 ) -> dict[str, Cell]:
-    """The client's cells for these exchanges, run once and cached (the key holds the exchanges alive)."""
-    key = (client.name, mode, tuple(sorted((s, id(ex)) for s, ex in templates.items())))
+    """The client's cells for these exchanges, run once and cached (the key holds the exchanges alive).
+
+    On a miss, `client` and the clients in `together` (the rest of the run's matrix) run at once.
+    """
     with _CACHE_LOCK:
-        if key in _CACHE:
-            return _CACHE[key][0]
-        cells = run_client(client, templates, source, timeout_s=timeout_s)
-        if len(_CACHE) > 64:
+        hit = _CACHE.get(_key(client, mode, templates))
+        if hit is not None:
+            return hit[0]
+        todo = [client, *(c for c in together if c != client and _key(c, mode, templates) not in _CACHE)]
+        with ThreadPoolExecutor(max_workers=PARALLEL_CLIENTS) as pool:
+            futures = {c: pool.submit(run_client, c, templates, sources(c), timeout_s=timeout_s) for c in todo}
+        if len(_CACHE) > 256:
             _CACHE.clear()
-        _CACHE[key] = (cells, list(templates.values()))
-        return cells
+        for c, fut in futures.items():
+            _CACHE[_key(c, mode, templates)] = (fut.result(), list(templates.values()))
+        return _CACHE[_key(client, mode, templates)][0]

@@ -75,7 +75,7 @@ def _rule_row(r: dict[str, Any]) -> str:
         f"{_e(r['title'])}<br><small>{_e(r['source'])}</small>",
         detail,
     ]
-    return "<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
+    return f'<tr id="{_e(r["id"])}">' + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
 
 
 def _header(doc: dict[str, Any]) -> str:
@@ -98,9 +98,10 @@ def _header(doc: dict[str, Any]) -> str:
 
 def render_html(doc: dict[str, Any]) -> str:
     """The HTML summary of one run."""
+    from maascheck.conformance.report import client_matrix
     from maascheck.conformance.report.summary import by_area
 
-    body = [_header(doc)]
+    body = [_header(doc), client_matrix.render_html(doc)]
     head_row = "<tr><th>rule</th><th>level</th><th>outcome</th><th>fact</th><th>detail</th></tr>"
     for area, rules in by_area(doc["rules"]).items():
         body.append(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from maascheck.conformance.report import client_matrix
 from maascheck.core.inert import md_block, md_inline
 
 ICONS = {
@@ -70,6 +71,7 @@ def render_markdown(doc: dict[str, Any]) -> str:
         f"- reproduce: {_code(run['reproduce'])}",
         "",
     ]
+    out += client_matrix.render_markdown(doc)
     for area, rules in by_area(doc["rules"]).items():
         out += [f"## {md_inline(area)}", "", "| rule | level | outcome | fact | detail |", "|---|---|---|---|---|"]
         for r in rules:

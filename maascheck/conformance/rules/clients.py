@@ -58,16 +58,20 @@ def _check_for(client: Client, scenario: Scenario) -> Callable[[RuleContext], No
         spec = getattr(ctx.options, "clients", None)
         if not spec:
             raise NotApplicable(NOT_REQUESTED)
-        if client not in select(spec):
+        chosen = select(spec)
+        if client not in chosen:
             raise NotApplicable(f"{client.name} is not among --clients {spec}")
         ctx.exchange(scenario.probe)  # the scenario's own probe (NotApplicable when it was not made)
         templates = _templates(ctx)
         if scenario.name not in templates:
             raise NotApplicable(f"the {scenario.probe} probe got no response to replay")
         mode = getattr(ctx.options, "clients_mode", "replay")
-        source = _live_source(ctx, client) if mode == "live" else recorded_source(templates)
+        def sources(c: Client) -> Source:
+            return _live_source(ctx, c) if mode == "live" else recorded_source(templates)
+
         timeout_s = float(getattr(ctx.options, "stall_timeout", 20.0))
-        cell = matrix.cells_for(client, templates, source, mode=mode, timeout_s=timeout_s)[scenario.name]
+        cells = matrix.cells_for(client, templates, sources, mode=mode, timeout_s=timeout_s, together=chosen)
+        cell = cells[scenario.name]
         if cell.outcome == "skipped":
             raise NotApplicable(cell.message)
         if cell.outcome == "failed":
