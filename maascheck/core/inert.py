@@ -20,9 +20,7 @@ from maascheck.core.secrets import REDACTED
 # C0 controls except TAB and LF, DEL, C1 controls (U+0080-U+009F: 0x9B is a one-byte CSI on some
 # terminals), bidirectional marks, embeddings, overrides and isolates, and lone surrogates.
 _UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
-_UNSAFE_LINE = re.compile(
-    "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
-)
+_UNSAFE_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 _SHORT = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
 # Characters with an inline meaning in CommonMark (backslash escapes, §2.4), plus `|` (GFM tables) and
 # `~` (GFM strikethrough); `<`, `>` and `&` become character references instead.

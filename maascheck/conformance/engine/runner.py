@@ -277,7 +277,9 @@ class Suite:
         import openai  # the SDK is only needed by client-compatibility probes
 
         t = self.timeouts
-        http_client, transport = recording_client(p.name, connect=t.connect, read=t.stall, total=t.total)
+        http_client, transport = recording_client(
+            p.name, connect=t.connect, read=t.stall, total=t.total, origin=self.base_url
+        )
         client = openai.OpenAI(
             base_url=self.base_url,
             api_key=self.options.api_key or "no-key-configured",

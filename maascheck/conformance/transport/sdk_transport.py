@@ -4,6 +4,12 @@ The wrapped response stream tees its bytes into an `Exchange` as the library rea
 exchange holds exactly what the library consumed, with arrival times and parsed SSE events.
 openai>=3 runs on `httpx2` (a fork with httpx's API), older releases on `httpx`: the transport is
 built on whichever module the installed SDK uses, so the SDK sees its own exception types.
+
+The key goes to the configured origin only: the SDK follows redirects (openai-python sets
+`follow_redirects=True` on every request) and its HTTP library drops `Authorization` on a cross-origin
+hop, except on an http -> https upgrade of the same host; the transport goes further and refuses to
+send any request to another origin (scheme, host, port: RFC 6454 §4), so neither the key nor the
+prompt leaves the target, whatever the library version does.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import time
 from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
+from urllib.parse import urlsplit
 
 from maascheck.conformance.model.exchange import Exchange
 from maascheck.conformance.transport.recorder import BODY_CAP
@@ -65,8 +72,9 @@ class _RecordingMixin:
 
     http: ModuleType
 
-    def __init__(self, probe: str) -> None:
+    def __init__(self, probe: str, origin: str | None = None) -> None:
         self.probe = probe
+        self.origin = url_origin(origin) if origin else None
         self.exchanges: list[Exchange] = []
         self._inner = self.http.HTTPTransport()
         self._lock = threading.Lock()
@@ -84,6 +92,13 @@ class _RecordingMixin:
         )
         with self._lock:
             self.exchanges.append(ex)
+        if self.origin is not None and url_origin(str(request.url)) != self.origin:
+            ex.error_kind = "cross_origin"
+            ex.error = (
+                f"refused to follow the client to {url_origin(str(request.url))}: maascheck sends requests "
+                f"only to the configured origin {self.origin}"
+            )
+            raise self.http.TransportError(ex.error)
         t0 = time.perf_counter_ns()
         try:
             response = self._inner.handle_request(request)
@@ -106,10 +121,23 @@ class _RecordingMixin:
         self._inner.close()
 
 
-def recording_client(probe: str, *, connect: float, read: float, total: float) -> tuple[Any, Any]:
-    """An SDK-compatible HTTP client and its recording transport (read `transport.exchanges` afterwards)."""
+def url_origin(url: str) -> str:
+    """`scheme://host:port` of `url`, the port made explicit (RFC 6454 §4)."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    port = parts.port or {"http": 80, "https": 443}.get(scheme, 0)
+    return f"{scheme}://{(parts.hostname or '').lower()}:{port}"
+
+
+def recording_client(
+    probe: str, *, connect: float, read: float, total: float, origin: str | None = None
+) -> tuple[Any, Any]:
+    """An SDK-compatible HTTP client and its recording transport (read `transport.exchanges` afterwards).
+
+    With `origin` (the base URL), a request to any other origin is refused before it is sent.
+    """
     http = sdk_http_module()
     transport_cls: Any = type("RecordingTransport", (_RecordingMixin, http.BaseTransport), {"http": http})
-    transport = transport_cls(probe)
+    transport = transport_cls(probe, origin)
     timeout = http.Timeout(connect=connect, read=read, write=connect, pool=total)
     return http.Client(transport=transport, timeout=timeout), transport
