@@ -3,7 +3,9 @@
 Servers echo keys back, whole or in part ("Incorrect API key provided: sk-abc...wxyz", a masked
 middle, the key JSON-escaped or URL-encoded, split over lines). `Redactor` therefore replaces not only
 each known secret but every run of 8 or more of its consecutive characters, in each of the forms a
-server may write it in, and anything shaped like a bearer token or an `sk-` key.
+server may write it in, and anything shaped like a bearer token or an `sk-` key. A partial run made
+only of lowercase words is kept: it is ordinary text (a test key "sk-maascheck-..." would otherwise
+hide the tool's own name everywhere) or a public prefix such as `sk-proj-`.
 """
 
 from __future__ import annotations
@@ -28,6 +30,9 @@ _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _BEARER = re.compile(r"(?i)(bearer\s+)[^\s\"',;]+")
 _KEY_SHAPES = re.compile(r"sk-[A-Za-z0-9_\-]{8,}")  # a literal prefix: searched for, not tried everywhere
 _WORD = re.compile(r"\w")
+# A partial echo made only of lowercase words ("maascheck", "sk-proj-", "loopback") is prose or a public
+# key prefix, not key material: random keys almost never hold such a run of 8 (base64url: (28/64)^8, 0.1 %).
+_WORDS = re.compile(r"[-_]?[a-z]+(?:[-_][a-z]+)*[-_]?")
 _PERCENT = re.compile(r"%[0-9A-F]{2}")
 _CREDENTIAL_HEADERS = frozenset({"authorization", "api-key", "x-api-key", "proxy-authorization", "cookie"})
 
@@ -94,7 +99,7 @@ class _Form:
                 start -= 1
             while end < n and end - d < len(form) and value[end] == form[end - d]:
                 end += 1
-            if end - start >= FRAGMENT:
+            if end - start >= FRAGMENT and not _WORDS.fullmatch(value, start, end):
                 out.append((start, end))
         return out
 

@@ -61,6 +61,13 @@ def test_runs_shorter_than_eight_and_other_text_are_kept() -> None:
     assert red.text("nothing to hide, 12345678") == "nothing to hide, 12345678"
 
 
+def test_partial_runs_of_lowercase_words_are_prose_and_kept() -> None:
+    red = Redactor(["sk-" + "maascheck-proof-key-5b1e0c", "sk-" + "proj-Qm3xT9vLp2Rw8Zk"])
+    text = "maascheck clients install; key sk-proj-... ; hostile-model"
+    assert red.text(text) == text
+    assert red.text("sk-" + "proj-Qm3xT9") == REDACTED and red.text("proof-key-5b1e") == REDACTED
+
+
 def test_bearer_tokens_and_key_shapes_go_without_a_known_key() -> None:
     red = Redactor()
     assert red.text("Authorization: BeArEr abc.def") == f"Authorization: BeArEr {REDACTED}"
