@@ -50,7 +50,7 @@ class ChoicePlan:
     index: int
     reasoning: list[str] = field(default_factory=list)
     content: list[str] = field(default_factory=list)
-    tool: ToolPlan | None = None
+    tools: list[ToolPlan] = field(default_factory=list)  # several when the model calls tools in parallel
     finish_reason: str = "stop"
     completion_tokens: int = 0
     logprobs: list[TokenLogprob] | None = None
@@ -60,11 +60,20 @@ class ChoicePlan:
         """The visible content."""
         return "".join(self.content)
 
+    @property
+    def tool(self) -> ToolPlan | None:
+        """The first tool call (None when the choice calls no tool)."""
+        return self.tools[0] if self.tools else None
+
     def pieces(self) -> list[tuple[str, str]]:
-        """The output as (kind, token text) pairs in stream order; kind is reasoning|content|tool."""
+        """The output as (kind, token text) pairs in stream order; kind is reasoning|content|tool|tool#N.
+
+        The fragments of the N-th parallel tool call (N >= 1) have kind `tool#N`, so no step mixes calls.
+        """
         out = [("reasoning", t) for t in self.reasoning]
-        if self.tool is not None:
-            out += [("tool", t) for t in self.tool.fragments]
+        if self.tools:
+            for n, tool in enumerate(self.tools):
+                out += [(tool_kind(n), t) for t in tool.fragments]
         else:
             out += [("content", t) for t in self.content]
         return out
@@ -95,15 +104,21 @@ def _plan_one(req: GenRequest, index: int, natural: int, rng: random.Random) -> 
     reasoning_len = max(1, natural // 4) if req.model_role == "reasoning" else 0
     plan.reasoning = generate_tokens(rng, min(reasoning_len, limit))
     left = limit - len(plan.reasoning)
-    tool = _pick_tool(req, rng)
-    if tool is not None:
-        name, schema = tool
-        args = json.dumps(arguments_for(schema, rng), ensure_ascii=False)
-        frags = json_fragments(args)
-        call_id = "call_" + f"{rng.getrandbits(96):024x}"
-        plan.tool = ToolPlan(call_id=call_id, name=name, fragments=frags[: max(0, left)])
-        plan.finish_reason = "length" if left < len(frags) else "tool_calls"
-        plan.completion_tokens = len(plan.reasoning) + len(plan.tool.fragments)
+    picked = _pick_tools(req, rng)
+    if picked:
+        plan.finish_reason = "tool_calls"
+        for name, schema in picked:
+            frags = json_fragments(json.dumps(arguments_for(schema, rng), ensure_ascii=False))
+            call_id = "call_" + f"{rng.getrandbits(96):024x}"
+            if left <= 0:
+                break
+            plan.tools.append(ToolPlan(call_id=call_id, name=name, fragments=frags[:left]))
+            if left < len(frags):
+                plan.finish_reason = "length"
+            left -= len(frags)
+        plan.completion_tokens = len(plan.reasoning) + sum(len(t.fragments) for t in plan.tools)
+        if not plan.tools:
+            plan.finish_reason = "length"
         return plan
     natural_content = natural - reasoning_len
     if req.json_output:  # the JSON document is the natural output: only max_tokens cuts it
@@ -157,18 +172,28 @@ def _apply_stop(tokens: list[str], stops: list[str]) -> tuple[list[str], int, bo
     return kept, consumed, True
 
 
-def _pick_tool(req: GenRequest, rng: random.Random) -> tuple[str, object] | None:
-    if req.endpoint != "chat" or not req.tools or req.tool_choice == "none":
-        return None
+def tool_kind(n: int) -> str:
+    """The piece kind of the n-th tool call's fragments: `tool`, then `tool#1`, `tool#2`..."""
+    return "tool" if n == 0 else f"tool#{n}"
+
+
+def _pick_tools(req: GenRequest, rng: random.Random) -> list[tuple[str, object]]:
+    """The tools the answer calls: the named one; else those the last user message names (all of them
+    unless `parallel_tool_calls` is false); with `required` at least one; with `none` or after a tool
+    result (the second turn answers in text) none."""
+    if req.endpoint != "chat" or not req.tools or req.tool_choice == "none" or req.after_tool_result:
+        return []
     by_name = {t["function"]["name"]: t["function"].get("parameters") for t in req.tools}
     if isinstance(req.tool_choice, dict):
         name = req.tool_choice["function"]["name"]
-        return name, by_name[name]
-    if req.tool_choice == "required":
-        name = list(by_name)[rng.randrange(len(by_name))]
-        return name, by_name[name]
+        return [(name, by_name[name])]
     asked = req.last_user_text.lower()
-    for name, schema in by_name.items():
-        if name.lower() in asked or name.lower().replace("_", " ") in asked:
-            return name, schema
-    return None
+    named = [
+        (name, schema)
+        for name, schema in by_name.items()
+        if name.lower() in asked or name.lower().replace("_", " ") in asked
+    ]
+    if not named and req.tool_choice == "required":
+        name = list(by_name)[rng.randrange(len(by_name))]
+        named = [(name, by_name[name])]
+    return named if req.parallel_tool_calls else named[:1]

@@ -160,7 +160,9 @@ class StreamJob(Job):
         self.stats = stats
         self.chat = self.req.endpoint == "chat"
         self.slow = (
-            self.faults.stream_hooks or any(p.logprobs is not None for p in self.plans) or self.req.echo
+            self.faults.stream_hooks
+            or any(p.logprobs is not None or len(p.tools) > 1 for p in self.plans)
+            or self.req.echo
         )
         self.templates: dict[tuple[int, str], tuple[bytes, bytes]] = {}
         self.data_events = 0
@@ -176,8 +178,12 @@ class StreamJob(Job):
         if not self.chat:
             offset = sum(len(t) for t in plan.content[: g.start])
             return self.r.legacy_stream_choice(plan.index, text, None, lps, offset)
-        first_tool = g.kind == "tool" and g.start == len(plan.reasoning)
-        delta = self.r.piece_delta(g.kind, text, plan.tool, first_tool)
+        if g.kind.startswith("tool"):
+            n = int(g.kind.partition("#")[2] or 0)
+            first = len(plan.reasoning) + sum(len(t.fragments) for t in plan.tools[:n])
+            delta = self.r.piece_delta(g.kind, text, plan.tools[n], g.start == first, n)
+        else:
+            delta = self.r.piece_delta(g.kind, text)
         return self.r.stream_choice(plan.index, delta, None, lps)
 
     def _final_choice(self, plan: ChoicePlan) -> dict[str, Any]:

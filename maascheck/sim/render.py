@@ -122,8 +122,8 @@ class Renderer:
         message: dict[str, Any] = {"role": "assistant", "content": None if plan.tool else plan.text}
         if plan.reasoning:
             message["reasoning_content"] = "".join(plan.reasoning)
-        if plan.tool is not None:
-            message["tool_calls"] = [self._tool_call(plan.tool)]
+        if plan.tools:
+            message["tool_calls"] = [self._tool_call(tool) for tool in plan.tools]
         if self.strict or self.nulls:
             message["refusal"] = None
         choice: dict[str, Any] = {"index": plan.index, "message": message}
@@ -199,9 +199,9 @@ class Renderer:
         return delta
 
     def piece_delta(
-        self, kind: str, text: str, tool: ToolPlan | None = None, first_tool: bool = False
+        self, kind: str, text: str, tool: ToolPlan | None = None, first_tool: bool = False, tool_index: int = 0
     ) -> dict[str, Any]:
-        """The delta carrying `text` of `kind` (content | reasoning | tool arguments fragment)."""
+        """The delta carrying `text` of `kind` (content | reasoning | the arguments of tool call `tool_index`)."""
         delta: dict[str, Any]
         if kind == "content":
             delta = {"content": text}
@@ -210,7 +210,7 @@ class Renderer:
                 {"reasoning_content": text, "content": None} if self.nulls else {"reasoning_content": text}
             )
         else:
-            call: dict[str, Any] = {"index": 0}
+            call: dict[str, Any] = {"index": tool_index}
             if first_tool and tool is not None:
                 call.update(id=tool.call_id, type="function", function={"name": tool.name, "arguments": text})
             else:

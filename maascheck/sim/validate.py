@@ -145,6 +145,8 @@ class GenRequest:
     echo: bool = False
     tools: list[dict[str, Any]] = field(default_factory=list)
     tool_choice: Any = None
+    parallel_tool_calls: bool = True  # CreateChatCompletionRequest.parallel_tool_calls (default true)
+    after_tool_result: bool = False  # the last message is a `tool` result: the model answers in text
     json_output: bool = False
     json_schema: dict[str, Any] | None = None  # response_format json_schema: the answer is an instance of it
     ignore_eos: bool = False
@@ -633,6 +635,11 @@ def _tools(c: Checker, body: dict[str, Any], req: GenRequest) -> None:
             )
         names.append(name)
         req.tools.append(tool)
+    parallel = c.typed(body, "parallel_tool_calls", "boolean")
+    req.parallel_tool_calls = parallel is not False
+    messages = body.get("messages")
+    last = messages[-1] if isinstance(messages, list) and messages else None
+    req.after_tool_result = isinstance(last, dict) and last.get("role") == "tool"
     choice = body.get("tool_choice")
     if choice is None:
         return

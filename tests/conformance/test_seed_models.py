@@ -19,13 +19,13 @@ SEED_MODELS = {"hhaice": "deepseek-r1"}
 
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize(("profile", "model"), sorted(SEED_MODELS.items()))
-def test_seed_chat_model_passes_the_sdk_and_message_rules(profile: str, model: str) -> None:
+def test_seed_chat_model_passes_its_own_profile(profile: str, model: str) -> None:
     config = SimConfig(profile=profile, seed=1, decode_step_ms=0.0, decode_ms_per_seq=0.0, jitter=0.0)
     server = SimServer(config)
     url = server.start_in_thread()
     try:
         options = RunOptions(model=model, profile=profile, api_key=config.resolved_api_key(), total_timeout=10.0)
-        result = run_suite(url, load_profile(profile), options, only=lambda r: r.area in ("sdk", "messages"))
+        result = run_suite(url, load_profile(profile), options)
     finally:
         server.stop()
     assert load_profile(profile).models["chat"] == model

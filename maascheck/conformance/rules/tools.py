@@ -12,7 +12,8 @@ from typing import Any
 
 from maascheck.conformance.model.exchange import Exchange
 from maascheck.conformance.model.probe import Probe, ProbeEnv, probe
-from maascheck.conformance.model.rule import Impact, Level, NotApplicable, RuleContext, Violation, rule
+from maascheck.conformance.model.rule import ClientBreak, Impact, Level, NotApplicable, RuleContext, Violation, rule
+from maascheck.conformance.rules._clients import OPENAI_PYTHON, STATUS_ERROR
 from maascheck.conformance.rules._common import (
     accepted,
     body_of,
@@ -331,3 +332,192 @@ def tool_fragment_head(ctx: RuleContext) -> None:
                 where=f"first fragment of tool call {index}",
                 exchange=ex,
             )
+
+
+# -- tool_choice modes, parallel calls and the second turn (issue 10.1) ------------------------------
+
+SPEC_CHOICE = "OpenAI spec (github.com/openai/openai-openapi) ChatCompletionToolChoiceOption"
+SPEC_PARALLEL = "OpenAI spec (github.com/openai/openai-openapi) ParallelToolCalls (default true)"
+SPEC_TURN = (
+    "OpenAI spec (github.com/openai/openai-openapi) ChatCompletionRequestAssistantMessage.tool_calls, "
+    "ChatCompletionRequestToolMessage (role tool, tool_call_id, content)"
+)
+WEATHER_QUESTION = "What is the weather like in Paris today? Use get_weather if you need it."
+PARALLEL_QUESTION = "Call get_weather for Paris and get_time for Tokyo, both at once."
+SECOND_TURN_CALL = "call_maascheck_weather_1"
+ACCUMULATES = ClientBreak(
+    OPENAI_PYTHON,
+    "the stream accumulator (ChatCompletionStreamState) merges fragments by index: two calls on one index "
+    "become one call with concatenated arguments",
+)
+
+
+def _choice_body(env: ProbeEnv, question: str, choice: Any, **extra: Any) -> dict[str, Any]:
+    return chat_body(env, messages=user(question), tools=TOOLS, tool_choice=choice, max_tokens=TOOL_TOKENS, **extra)
+
+
+def second_turn_body(env: ProbeEnv) -> dict[str, Any]:
+    """The turn after a tool call: the assistant's tool_calls message, then the tool's result."""
+    call = {
+        "id": SECOND_TURN_CALL,
+        "type": "function",
+        "function": {"name": FORCED, "arguments": json.dumps({"city": "Paris"})},
+    }
+    messages = [
+        *user("What is the weather like in Paris today?"),
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": SECOND_TURN_CALL, "content": json.dumps({"celsius": 18, "sky": "clear"})},
+    ]
+    return chat_body(env, messages=messages, tools=TOOLS, max_tokens=TOOL_TOKENS)
+
+
+probe(
+    Probe(
+        "tools-none",
+        "POST",
+        "/chat/completions",
+        body=lambda env: _choice_body(env, WEATHER_QUESTION, "none"),
+        requires=("tools",),
+    )
+)
+probe(
+    Probe(
+        "tools-required",
+        "POST",
+        "/chat/completions",
+        body=lambda env: _choice_body(env, "Tell me about Paris.", "required"),
+        requires=("tools",),
+    )
+)
+probe(
+    Probe(
+        "tools-parallel-stream",
+        "POST",
+        "/chat/completions",
+        body=lambda env: _choice_body(env, PARALLEL_QUESTION, "auto", parallel_tool_calls=True, stream=True),
+        requires=("tools",),
+    )
+)
+probe(Probe("tools-second-turn", "POST", "/chat/completions", body=second_turn_body, requires=("tools",)))
+
+
+@rule(
+    "TOOL-008",
+    Level.MUST,
+    'tool_choice "none" yields an answer without tool calls',
+    source=f"{SPEC_CHOICE} ('none means the model will not call any tool and instead generates a message')",
+    probes=("tools-none",),
+    requires=("tools",),
+    impact=Impact.SPEC,
+)
+def tool_choice_none(ctx: RuleContext) -> None:
+    """Asked about the weather with get_weather declared but `tool_choice: "none"`, the message has no tool call."""
+    ex = ctx.exchange("tools-none")
+    calls = calls_of(accepted(ex, 'the tool_choice "none" request', SPEC_CHOICE))
+    if calls:
+        raise Violation(
+            f'tool_choice "none" was answered with {len(calls)} tool call(s) ({SPEC_CHOICE})',
+            expected="no tool_calls, a text message",
+            received=calls,
+            where="$.choices[0].message.tool_calls",
+            exchange=ex,
+        )
+
+
+@rule(
+    "TOOL-009",
+    Level.MUST,
+    'tool_choice "required" yields at least one tool call',
+    source=f"{SPEC_CHOICE} ('required means the model must call one or more tools')",
+    probes=("tools-required",),
+    requires=("tools",),
+    impact=Impact.SPEC,
+)
+def tool_choice_required(ctx: RuleContext) -> None:
+    """With `tool_choice: "required"` and a question no tool is named in, the answer still calls a declared tool."""
+    ex = ctx.exchange("tools-required")
+    if not calls_of(accepted(ex, 'the tool_choice "required" request', SPEC_CHOICE)):
+        raise Violation(
+            f'tool_choice "required" was answered without a tool call ({SPEC_CHOICE})',
+            expected="at least one tool call",
+            received=message_of(choices_of(body_of(ex))[0]) if choices_of(body_of(ex)) else None,
+            where="$.choices[0].message",
+            exchange=ex,
+        )
+
+
+@rule(
+    "TOOL-010",
+    Level.MUST,
+    'A streamed tool_choice "auto" request with parallel_tool_calls is answered with a stream',
+    source=f"{SPEC_CHOICE} ('auto means the model can pick'); {SPEC_PARALLEL}",
+    probes=("tools-parallel-stream",),
+    requires=("tools",),
+    impact=Impact.CLIENT,
+    breaks=[STATUS_ERROR],
+)
+def tool_choice_auto(ctx: RuleContext) -> None:
+    """`tool_choice: "auto"`, `parallel_tool_calls: true`, `stream: true` gets 200 and chunks (calls or text)."""
+    stream_accepted(ctx.exchange("tools-parallel-stream"), 'the streamed tool_choice "auto" request')
+
+
+@rule(
+    "TOOL-011",
+    Level.MUST,
+    "Parallel tool calls in a stream have distinct indexes and distinct ids",
+    source=f"{SPEC_FRAGMENT} index, id; {SPEC_PARALLEL}",
+    probes=("tools-parallel-stream",),
+    requires=("tools",),
+    impact=Impact.CLIENT,
+    breaks=[ACCUMULATES],
+)
+def parallel_calls(ctx: RuleContext) -> None:
+    """When the answer calls two or more tools, each call's fragments share one index and each call one id.
+
+    Calls are told apart by their first fragment (the one with `id` and `function.name`); a model that
+    makes a single call leaves nothing to judge.
+    """
+    ex = ctx.exchange("tools-parallel-stream")
+    heads = [(pos, f) for pos, f in fragments_of(chunks_of(ex)) if isinstance(f, dict) and f.get("id")]
+    if len(heads) < 2:
+        raise NotApplicable(f"the answer made {len(heads)} tool call(s); parallel calls cannot be judged")
+    indexes = [f.get("index") for _, f in heads]
+    if not all(type(i) is int for i in indexes):
+        raise NotApplicable("a tool-call fragment has no integer index; TOOL-005 reports it")
+    ids = [f.get("id") for _, f in heads]
+    for what, plural, values in (("index", "indexes", indexes), ("id", "ids", ids)):
+        if len(set(map(repr, values))) != len(values):
+            raise Violation(
+                f"{len(heads)} parallel tool calls carry the {plural} {values}: two calls share one {what}, so a "
+                f"client that accumulates fragments merges them ({SPEC_FRAGMENT})",
+                expected=f"a distinct {what} per call",
+                received=[f for _, f in heads],
+                where=f"chunks {', '.join(str(pos) for pos, _ in heads)} delta.tool_calls",
+                exchange=ex,
+            )
+
+
+@rule(
+    "TOOL-012",
+    Level.MUST,
+    "The turn after a tool call (assistant tool_calls, then a tool message) is answered",
+    source=SPEC_TURN,
+    probes=("tools-second-turn",),
+    requires=("tools",),
+    impact=Impact.CLIENT,
+    breaks=[STATUS_ERROR],
+)
+def second_turn(ctx: RuleContext) -> None:
+    """Every agent loop sends the tool's result back: 200 with a message that has text or a further tool call."""
+    ex = ctx.exchange("tools-second-turn")
+    choices = choices_of(accepted(ex, "the request carrying a tool result", SPEC_TURN))
+    msg = message_of(choices[0]) if choices else {}
+    content = msg.get("content")
+    if not (isinstance(content, str) and content.strip()) and not calls_of({"choices": choices}):
+        raise Violation(
+            f"the turn after the tool result was answered without text or a tool call ({SPEC_TURN})",
+            expected="message.content text (or a further tool call)",
+            received=msg or None,
+            where="$.choices[0].message",
+            exchange=ex,
+        )

@@ -56,7 +56,7 @@ def _stream_extra_key(chunk: dict[str, Any], ctx: ChunkContext) -> list[dict[str
     for choice in choices(chunk):
         delta = choice.get("delta")
         piece = delta.get("content") if isinstance(delta, dict) else None
-        if isinstance(piece, str) and piece.startswith("{"):
+        if isinstance(delta, dict) and isinstance(piece, str) and piece.startswith("{"):
             delta["content"] = '{"note": "streamed", ' + piece[1:]
     return None
 

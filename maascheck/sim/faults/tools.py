@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from maascheck.sim.faults import ChunkContext, Fault, RequestView, register
-from maascheck.sim.faults._util import chat_body_hook, chat_chunk_hook, choices, from_suite, message, request_json
+from maascheck.sim.faults import ChunkContext, Fault, RequestView, Response, register
+from maascheck.sim.faults._util import (
+    chat_body_hook,
+    chat_chunk_hook,
+    choices,
+    error_response,
+    from_suite,
+    message,
+    request_json,
+)
 
 
 def _calls(body: dict[str, Any]) -> list[dict[str, Any]]:
@@ -29,7 +38,7 @@ def _fragments(chunk: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _ignore_tools(view: RequestView) -> RequestView | None:
     req = request_json(view)
-    if view.endpoint != "chat" or not from_suite(view) or "tools" not in req:
+    if view.endpoint != "chat" or not from_suite(view) or not isinstance(req.get("tool_choice"), dict):
         return None
     body = {k: v for k, v in req.items() if k not in ("tools", "tool_choice")}
     return replace(view, json=body, body=json.dumps(body).encode("utf-8"))
@@ -84,7 +93,7 @@ def _fragment_no_id(chunk: dict[str, Any], ctx: ChunkContext) -> list[dict[str, 
 for _fault in (
     Fault(
         "tool-choice-ignored",
-        "tools and tool_choice are dropped: the model answers in text",
+        "a forced (named) tool_choice is dropped with the tools: the model answers in text",
         breaks=("TOOL-001",),
         on_request=_ignore_tools,
     ),
@@ -119,6 +128,105 @@ for _fault in (
         "the first streamed tool-call fragment carries no id",
         breaks=("TOOL-007",),
         on_chunk=chat_chunk_hook(_fragment_no_id),
+    ),
+):
+    register(_fault)
+
+
+
+# -- tool_choice modes, parallel calls and the second turn -------------------------------------------
+
+
+def _rewrite_choice(old: str, new: str) -> Callable[[RequestView], RequestView | None]:
+    """An on_request hook that replaces `tool_choice: old` by `new` in suite requests."""
+
+    def hook(view: RequestView) -> RequestView | None:
+        req = request_json(view)
+        if view.endpoint != "chat" or not from_suite(view) or req.get("tool_choice") != old:
+            return None
+        body = {**req, "tool_choice": new}
+        return replace(view, json=body, body=json.dumps(body).encode("utf-8"))
+
+    return hook
+
+
+def _refuse_auto(view: RequestView) -> Response | None:
+    req = request_json(view)
+    if view.endpoint == "chat" and from_suite(view) and req.get("tool_choice") == "auto":
+        return error_response(400, "tool_choice 'auto' is not supported; name a function", "tool_choice")
+    return None
+
+
+def _serial(view: RequestView) -> RequestView | None:
+    req = request_json(view)
+    if view.endpoint != "chat" or not from_suite(view) or "tools" not in req:
+        return None
+    body = {**req, "parallel_tool_calls": False}
+    return replace(view, json=body, body=json.dumps(body).encode("utf-8"))
+
+
+def _heads_share(key: str) -> Callable[[dict[str, Any], ChunkContext], list[dict[str, Any]] | None]:
+    """Every tool-call fragment of a stream gets the first call's `key` (index or id) where it has one."""
+    first: dict[int, Any] = {}
+
+    def edit(chunk: dict[str, Any], ctx: ChunkContext) -> list[dict[str, Any]] | None:
+        for frag in _fragments(chunk):
+            if key in frag:
+                frag[key] = first.setdefault(id(ctx.request), frag[key])
+        return None
+
+    return edit
+
+
+def _second_turn_500(view: RequestView) -> Response | None:
+    msgs = request_json(view).get("messages")
+    has_tool = isinstance(msgs, list) and any(isinstance(m, dict) and m.get("role") == "tool" for m in msgs)
+    if view.endpoint == "chat" and from_suite(view) and has_tool:
+        return error_response(500, "Internal Server Error: cannot render a tool message")
+    return None
+
+
+for _fault in (
+    Fault(
+        "tool-choice-none-ignored",
+        'tool_choice "none" is treated as "auto": the model calls the tool the question names',
+        breaks=("TOOL-008",),
+        on_request=_rewrite_choice("none", "auto"),
+    ),
+    Fault(
+        "tool-choice-required-ignored",
+        'tool_choice "required" is treated as "auto": a question that names no tool gets text',
+        breaks=("TOOL-009",),
+        on_request=_rewrite_choice("required", "auto"),
+    ),
+    Fault(
+        "tool-choice-auto-rejected",
+        'tool_choice "auto" is refused with 400',
+        breaks=("TOOL-010",),
+        on_request=_refuse_auto,
+    ),
+    Fault(
+        "parallel-calls-one-index",
+        "parallel tool calls in a stream all carry index 0",
+        breaks=("TOOL-011",),
+        on_chunk=chat_chunk_hook(_heads_share("index")),
+    ),
+    Fault(
+        "parallel-calls-one-id",
+        "parallel tool calls in a stream all carry the first call's id",
+        breaks=("TOOL-011",),
+        on_chunk=chat_chunk_hook(_heads_share("id")),
+    ),
+    Fault(
+        "tool-result-500",
+        "a request carrying a tool message (the second turn) is answered 500",
+        breaks=("TOOL-012",),
+        on_request=_second_turn_500,
+    ),
+    Fault(
+        "legal-tool-calls-serial",
+        "legal: parallel_tool_calls is ignored, the model makes one call at a time",
+        on_request=_serial,
     ),
 ):
     register(_fault)
