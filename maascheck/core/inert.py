@@ -93,3 +93,14 @@ def json_text(text: str) -> str:
     Valid on JSON text only: outside strings JSON holds none of these characters.
     """
     return _JSON_RAW.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text)
+
+
+# The same characters as UTF-8 bytes (lone surrogates cannot be in valid UTF-8 and are left out).
+_JSON_RAW_BYTES = re.compile(rb"\x7f|\xc2[\x80-\x9f]|\xd8\x9c|\xe2\x80[\x8e\x8f\xa8-\xae]|\xe2\x81[\xa6-\xa9]")
+
+
+def json_bytes(data: bytes) -> bytes:
+    """`json_text` for UTF-8 encoded JSON (e.g. an orjson line): the same data with those characters as escapes."""
+    if not _JSON_RAW_BYTES.search(data):
+        return data
+    return _JSON_RAW_BYTES.sub(lambda m: b"\\u%04x" % ord(m.group(0).decode("utf-8")), data)

@@ -30,6 +30,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 
 from maascheck.core.errors import ConfigError
+from maascheck.core.inert import one_line
 from maascheck.core.secrets import Redactor
 
 MAX_REQUESTS = 5
@@ -142,8 +143,7 @@ def skipped(api_key_env: str, api_key: str | None) -> PreflightResult:
 
 def inert(text: str, redactor: Redactor, limit: int = SNIPPET_CHARS) -> str:
     """Server text made safe to show: redacted, control characters escaped, cut to `limit` characters."""
-    text = redactor.text(text)
-    out = "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
+    out = one_line(redactor.text(text))  # the escaping policy of every output: maascheck.core.inert
     return out if len(out) <= limit else out[: limit - 1] + "…"
 
 

@@ -42,11 +42,15 @@ KEY = "sk-" + "inert/Zq7+Wp3Lx9Ck2Vn6Bm4Hd8Rt1Yg5="  # a fake key for these loop
 MODEL = "hostile-model"
 
 
+# Beyond the catalogue's text: a one-byte CSI (C1, U+009B) and a right-to-left override (CVE-2021-42574).
+MORE_HOSTILE = f"{HOSTILE_TEXT} c1:\x9b2J bidi:\u202eexe.txt\u202c"
+
+
 def echo_message(token: str) -> str:
     """An error message that echoes `token` in the ways real providers and proxies do, with hostile text."""
     return (
         f"Incorrect API key provided: {token}. Hint: {token[:3]}****{token[7:-4]}****. "
-        f"Seen: {token[:13]}\n{token[13:]}. Query: key={quote(token, safe='')}. {HOSTILE_TEXT}"
+        f"Seen: {token[:13]}\n{token[13:]}. Query: key={quote(token, safe='')}. {MORE_HOSTILE}"
     )
 
 
@@ -141,7 +145,7 @@ class LeakyServer(_Loop):
             broken = self._streams % 2 == 0
         yield first.replace(b"\r\n", echo + b"\r\n", 1)
         docs = list(stream_docs(req))
-        docs.insert(1, content_chunk(req, f"hello {HOSTILE_TEXT} "))
+        docs.insert(1, content_chunk(req, f"hello {MORE_HOSTILE} "))
         events = [sse_event(d) for d in docs]
         if broken:
             events.append(b"data: \x1b[2J\x1b[H not json, key=" + token.encode() + b"\n\n")

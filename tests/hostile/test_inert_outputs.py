@@ -20,8 +20,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 KEY_ENV = "INERT_TEST_KEY"
 FORMS = (KEY, quote(KEY, safe=""), KEY.replace("/", "\\/"))
 FRAGMENTS = sorted({form[i : i + 8].encode() for form in FORMS for i in range(len(form) - 7)})
-# C0 controls but TAB and LF, DEL, and C1 controls as UTF-8 encodes them (0xC2 0x80-0x9F).
-RAW_CONTROL = re.compile(rb"[\x00-\x08\x0b-\x1f\x7f]|\xc2[\x80-\x9f]")
+# C0 controls but TAB and LF, DEL, C1 controls and bidi overrides/isolates as UTF-8 encodes them.
+RAW_CONTROL = re.compile(rb"[\x00-\x08\x0b-\x1f\x7f]|\xc2[\x80-\x9f]|\xe2\x80[\xaa-\xae]|\xe2\x81[\xa6-\xa9]")
 RAW_HTML = re.compile(rb"(?i)<script|<img\s+src=x")
 
 
@@ -76,7 +76,7 @@ def test_conformance_outputs_hold_no_key_and_no_raw_server_text(tmp_path: Path) 
     outputs = _outputs(tmp_path, proc)
     assert {"results.json", "junit.xml", "summary.md", "summary.html"} <= set(outputs)
     assert b"[REDACTED]" in outputs["results.json"]  # echoes were there, and were replaced
-    assert b"\\u001b[2J" in outputs["results.json"] or b"\\x1b[2J" in outputs["results.json"]
+    assert b"\\u001b[2J" in outputs["results.json"] and b"\\u009b" in outputs["results.json"]
     _assert_inert(outputs)
 
 
@@ -91,4 +91,18 @@ def test_load_outputs_hold_no_key_and_no_raw_server_text(tmp_path: Path) -> None
     outputs = _outputs(tmp_path, proc)
     assert {"results.json", "requests.jsonl", "report.html", "report.md", "requests.csv"} <= set(outputs)
     assert b"[REDACTED]" in outputs["requests.jsonl"]  # the error events echoed the key
+    assert b"\\u009b" in outputs["requests.jsonl"]  # the C1 CSI arrived, and is written as an escape
+    _assert_inert(outputs)
+
+
+def test_sweep_outputs_and_step_logs_hold_no_key_and_no_raw_server_text(tmp_path: Path) -> None:
+    with LeakyServer() as server:
+        proc = _run(
+            ["sweep", "--base-url", server.base_url, "--model", MODEL, "--api-key-env", KEY_ENV,
+             "--concurrency", "1", "--step-time", "2s", "--warmup", "0s", "--report-dir", str(tmp_path)]
+        )  # fmt: skip
+        assert any(req.bearer == KEY for req in server.seen)
+    assert proc.returncode in (0, 1), proc.stderr[-3000:]
+    outputs = _outputs(tmp_path, proc)
+    assert {"sweep.json", "sweep.md", "sweep.html"} <= set(outputs) and any(n.endswith(".log") for n in outputs)
     _assert_inert(outputs)

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
+from maascheck.core.inert import json_bytes
 from maascheck.core.secrets import Redactor
 
 try:  # optional speed-up; the stdlib codec reads and writes the same JSON
@@ -131,7 +132,7 @@ class RecordSink:
             line = encode(record)
         except (TypeError, ValueError):  # e.g. a lone surrogate orjson refuses: the stdlib escapes it
             line = (json.dumps(record, separators=(",", ":"), default=str) + "\n").encode()
-        self.add_line(line, record.get("events") or 0)
+        self.add_line(json_bytes(line), record.get("events") or 0)  # no raw C1 or bidi control in the file
 
     def add_line(self, line: bytes, events: int = 0) -> None:
         """Accept one already encoded record."""
