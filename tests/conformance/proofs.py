@@ -52,7 +52,7 @@ def run(
             reasoning_model=sim_prof.models.get("reasoning") if profile.feature("reasoning") else None,
             api_key=SIM_KEY,
             stall_timeout=1.0,
-            total_timeout=30.0,
+            exchange_timeout=30.0,
             seed=1,
         )
         result = run_suite(base_url, profile, options)

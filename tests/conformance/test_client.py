@@ -73,10 +73,11 @@ def test_partial_final_event_is_truncated() -> None:
 
 
 def test_oversized_body_is_capped() -> None:
-    big = b"x" * (5 * 1024 * 1024)
+    big = b"x" * (17 * 1024 * 1024)  # over the default 16 MiB response cap
     ex = record({"/models": [response(200, big)]}, path="/models", body=None)
     assert ex.error_kind == "too_large" and ex.body_truncated
-    assert len(ex.body) == 4 * 1024 * 1024
+    assert len(ex.body) == 16 * 1024 * 1024
+    assert "--max-response-bytes 16777216" in (ex.error or "")
 
 
 def test_connection_refused_is_connect() -> None:

@@ -34,7 +34,7 @@ def vision_results(tmp_path: Path, chat_model: str) -> dict[str, RuleResult]:
     server = SimServer(config)
     url = server.start_in_thread()
     try:
-        options = RunOptions(model=chat_model, api_key=config.resolved_api_key(), total_timeout=10.0)
+        options = RunOptions(model=chat_model, api_key=config.resolved_api_key(), exchange_timeout=10.0)
         result = run_suite(url, load_profile(str(path)), options, only=lambda r: r.area in ("vision", "inputs"))
     finally:
         server.stop()

@@ -32,7 +32,7 @@ def _invalid_utf8(raw: bytes, ctx: ChunkContext | None) -> bytes:
 
 def _huge_body(body: dict[str, Any], view: RequestView) -> dict[str, Any]:
     if view.endpoint == "chat" and "error" not in body:
-        body["padding"] = "x" * (6 * 1024 * 1024)  # over the recorder's 4 MiB cap
+        body["padding"] = "x" * (6 * 1024 * 1024)  # over the 4 MiB --max-response-bytes the test sets
     return body
 
 
@@ -79,7 +79,7 @@ def test_a_misbehaving_endpoint_fails_rules_and_never_crashes(registered: Fault,
     try:
         options = RunOptions(
             model="sim-chat", base_url=base_url, vision_model="sim-vision", reasoning_model="sim-reasoner",
-            api_key=KEY, stall_timeout=1.0, total_timeout=20.0,
+            api_key=KEY, stall_timeout=1.0, exchange_timeout=20.0, max_response_bytes=4 * 1024 * 1024,
         )  # fmt: skip
         result = run_suite(base_url, load_profile("openai"), options)
     finally:

@@ -79,7 +79,7 @@ STALL = [sse_head(), chunk(b'data: {"id": "x"}\n\n'), 30.0, END]
 def test_misbehaving_endpoint_fails_rules_without_crashing_or_hanging(script: list[bytes | float]) -> None:
     with serving({"/models": script, "/chat/completions": script, "/completions": script}) as server:
         started = time.monotonic()
-        options = _options(server.base_url, stall_timeout=0.5, total_timeout=5.0)
+        options = _options(server.base_url, stall_timeout=0.5, exchange_timeout=5.0)
         result = run_suite(server.base_url, load_profile("openai"), options, only=lambda r: r.area in MINE)
     assert time.monotonic() - started < 60
     assert not result.ids("error"), {r.rule.id: r.message for r in result.results if r.outcome == "error"}

@@ -24,7 +24,7 @@ def test_seed_chat_model_passes_its_own_profile(profile: str, model: str) -> Non
     server = SimServer(config)
     url = server.start_in_thread()
     try:
-        options = RunOptions(model=model, profile=profile, api_key=config.resolved_api_key(), total_timeout=10.0)
+        options = RunOptions(model=model, profile=profile, api_key=config.resolved_api_key(), exchange_timeout=10.0)
         result = run_suite(url, load_profile(profile), options)
     finally:
         server.stop()

@@ -25,6 +25,7 @@ from maascheck.core.options import (
     Option,
     OptionTable,
     choice,
+    duration,
     integer,
     number,
 )
@@ -79,6 +80,42 @@ CONFORMANCE_OPTIONS = OptionTable(
             example="replay",
             metavar="MODE",
         ),
+        # Bounds on what the target may cost the suite; each one that trips is named, with its value, in the
+        # evidence of the rule it fails. Defaults leave room for long reasoning streams.
+        Option("connect-timeout", "seconds to open a connection", duration(0, above=True), 10.0, example="10"),
+        Option(
+            "head-timeout",
+            "seconds until the final response head (1xx interim answers included)",
+            duration(0, above=True),
+            120.0,
+            example="120",
+        ),
+        Option(
+            "exchange-timeout",
+            "seconds for one whole exchange, first byte sent to last byte read",
+            duration(0, above=True),
+            600.0,
+            example="600",
+        ),
+        Option(
+            "run-timeout",
+            "seconds for the whole run: no request starts, and none reads, after it",
+            duration(0, above=True),
+            3600.0,
+            example="30m",
+        ),
+        Option(
+            "max-response-bytes",
+            "decoded bytes of one response (after Content-Encoding)",
+            integer(1),
+            16 * 1024 * 1024,
+            example="16777216",
+            metavar="N",
+        ),
+        Option("max-line-bytes", "bytes of one SSE line", integer(1), 1024 * 1024, example="1048576", metavar="N"),
+        Option("max-event-bytes", "bytes of one SSE event", integer(1), 1024 * 1024, example="1048576", metavar="N"),
+        Option("max-events", "events of one stream", integer(1), 10_000, example="10000", metavar="N"),
+        Option("max-json-depth", "nesting depth of one JSON document", integer(1), 64, example="64", metavar="N"),
     ),
 )
 DEFAULT_MAX_REQUESTS: int = CONFORMANCE_OPTIONS.default("max-requests")
@@ -117,9 +154,15 @@ class RunOptions:
     api_key_env: str = CONFORMANCE_OPTIONS.default("api-key-env")
     api_key: str | None = field(default=None, repr=False)
     stall_timeout: float = CONFORMANCE_OPTIONS.default("stall-timeout")
-    connect_timeout: float = 10.0
-    headers_timeout: float = 60.0
-    total_timeout: float = 180.0
+    connect_timeout: float = CONFORMANCE_OPTIONS.default("connect-timeout")
+    head_timeout: float = CONFORMANCE_OPTIONS.default("head-timeout")
+    exchange_timeout: float = CONFORMANCE_OPTIONS.default("exchange-timeout")
+    run_timeout: float = CONFORMANCE_OPTIONS.default("run-timeout")
+    max_response_bytes: int = CONFORMANCE_OPTIONS.default("max-response-bytes")
+    max_line_bytes: int = CONFORMANCE_OPTIONS.default("max-line-bytes")
+    max_event_bytes: int = CONFORMANCE_OPTIONS.default("max-event-bytes")
+    max_events: int = CONFORMANCE_OPTIONS.default("max-events")
+    max_json_depth: int = CONFORMANCE_OPTIONS.default("max-json-depth")
     concurrency: int = CONFORMANCE_OPTIONS.default("concurrency")
     image_url: str = DEFAULT_IMAGE_URL
     report_dir: str | None = None

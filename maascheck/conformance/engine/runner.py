@@ -18,11 +18,11 @@ from typing import Any
 
 from maascheck.conformance import rules as rules_pkg
 from maascheck.conformance.engine.options import RunOptions
-from maascheck.conformance.model.exchange import Exchange
+from maascheck.conformance.model.exchange import Exchange, owner_of
 from maascheck.conformance.model.probe import PROBES, Probe, ProbeEnv, SDKProbeEnv
 from maascheck.conformance.model.rule import RULES, Level, NotApplicable, Rule, RuleContext, Violation
 from maascheck.conformance.report.evidence import redact_value, render_attempts
-from maascheck.conformance.transport.recorder import Recorder, Timeouts
+from maascheck.conformance.transport.recorder import Limits, Recorder, Timeouts
 from maascheck.conformance.transport.sdk_transport import recording_client
 from maascheck.core.profiles import Deviation, Profile
 from maascheck.core.secrets import Redactor
@@ -142,13 +142,27 @@ class Suite:
         self.redactor = Redactor([options.api_key])
         self.timeouts = Timeouts(
             connect=options.connect_timeout,
-            headers=options.headers_timeout,
+            headers=options.head_timeout,
             stall=options.stall_timeout,
-            total=options.total_timeout,
+            total=options.exchange_timeout,
+        )
+        self.limits = Limits(
+            response_bytes=options.max_response_bytes,
+            line_bytes=options.max_line_bytes,
+            event_bytes=options.max_event_bytes,
+            events=options.max_events,
+            json_depth=options.max_json_depth,
         )
         self.budget = Budget(options.max_requests)
         # A retry on a fresh connection (after a dead keep-alive one) is a request made: it takes budget.
-        self.recorder = Recorder(self.base_url, options.api_key, self.timeouts, may_retry=self.budget.take)
+        self.recorder = Recorder(
+            self.base_url,
+            options.api_key,
+            self.timeouts,
+            may_retry=self.budget.take,
+            limits=self.limits,
+            run_timeout=options.run_timeout,
+        )
         self.progress = progress or (lambda _line: None)
         self._made: dict[str, Exchange | ProbeUnavailable | ProbeError] = {}
         self._locks: dict[str, threading.Lock] = {name: threading.Lock() for name in PROBES}
@@ -255,6 +269,8 @@ class Suite:
             dep_made = self._get(dep)
             if isinstance(dep_made, (ProbeUnavailable, ProbeError)):
                 return ProbeUnavailable(f"probe {p.name} depends on {dep}, which was not made: {dep_made}")
+        if self.recorder.run_over():
+            return ProbeUnavailable(self.recorder.run_over_reason())
         with self._reserve_lock:
             reserved = p.name in self._reserved
             if not reserved and not self.budget.take():
@@ -276,9 +292,8 @@ class Suite:
     def _make_sdk(self, p: Probe, env: ProbeEnv) -> Exchange:
         import openai  # the SDK is only needed by client-compatibility probes
 
-        t = self.timeouts
         http_client, transport = recording_client(
-            p.name, connect=t.connect, read=t.stall, total=t.total, origin=self.base_url
+            p.name, self.recorder, total=self.timeouts.total, origin=self.base_url
         )
         client = openai.OpenAI(
             base_url=self.base_url,
@@ -316,6 +331,8 @@ class Suite:
 
     def send(self, method: str, path: str, body: Any = None, *, label: str, auth: str = "valid") -> Exchange:
         """An ad-hoc request for a rule (thread-safe, counted in the budget)."""
+        if self.recorder.run_over():
+            raise ProbeUnavailable(self.recorder.run_over_reason())
         if not self.budget.take():
             raise ProbeUnavailable(BUDGET_EXHAUSTED)
         return self.recorder.record(label, method, path, body, auth=auth)
@@ -374,6 +391,9 @@ class Suite:
                     f"({unanswered.error_kind}: {unanswered.error})"
                 ),
             )
+        unread = next((why for ex in ctx.used if (why := unreadable(ex)) is not None), None)
+        if unread is not None:  # a fact about a response read only in part was not verified
+            return RuleResult(rule, "skipped", reason=self.redactor.text(unread))
         return RuleResult(rule, "passed")
 
     def _evidence(
@@ -413,6 +433,24 @@ class Suite:
     def close(self) -> None:
         """Release the connection pool."""
         self.recorder.close()
+
+
+def unreadable(ex: Exchange) -> str | None:
+    """Why a rule cannot have judged all of `ex` (cut by a bound or the endpoint, or holding unusable JSON)."""
+    if ex.error:
+        return (
+            f"the {ex.probe} response was not read to its end ({ex.error_kind}: {ex.error}); {owner_of(ex)} reports it"
+        )
+    if ex.status != 200:
+        return None
+    if ex.is_sse or ex.events:
+        bad = next((ev for ev in ex.events if ev.json_error is not None), None)
+        if bad is not None:
+            return f"the {ex.probe} stream has an event that is not usable JSON ({bad.json_error}); STREAM-002 fails"
+        return None
+    if "json" in (ex.header("content-type") or "").lower() and ex.json_problem is not None:
+        return f"the {ex.probe} body is not usable JSON ({ex.json_problem[:200]}); its acceptance rule reports it"
+    return None
 
 
 def apply_deviation(result: RuleResult, deviation: Deviation | None) -> RuleResult:

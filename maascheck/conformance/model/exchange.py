@@ -6,12 +6,28 @@ An exchange is made once per probe and shared by every rule that reads it. Times
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from maascheck.core import safe_json
 
-@dataclass
+SIZE_BOUND_KINDS = frozenset({"too_large", "line_too_long", "event_too_large", "too_many_events"})
+"""Error kinds of a response cut by a size bound (time bounds are `timeout`, `stall`)."""
+
+
+def owner_of(ex: Exchange) -> str:
+    """The rule that reports how `ex` was cut short: for a stream STREAM-003 (a size bound passed before
+    [DONE]), STREAM-005 (stalled or past its deadline) or STREAM-004 (cut off); else the probe's acceptance rule."""
+    if ex.status is None or not (ex.is_sse or ex.events):
+        return "the probe's acceptance rule"
+    if ex.error_kind in SIZE_BOUND_KINDS:
+        return "STREAM-003"
+    if ex.error_kind in ("stall", "timeout"):
+        return "STREAM-005"
+    return "STREAM-004"
+
+
+@dataclass(slots=True)
 class SSEEvent:
     """One dispatched server-sent event (WHATWG event-stream interpretation)."""
 
@@ -52,6 +68,8 @@ class Exchange:
     sdk_error: str | None = None  # ...or the exception it raised, stated
     # The attempt that died on a reused keep-alive connection before this one (maascheck.conformance.transport.recorder)
     prior_attempt: Exchange | None = None
+    max_json_depth: int = safe_json.MAX_DEPTH  # the nesting bound bodies are parsed under
+    _parsed: tuple[int, Any, str | None] | None = field(default=None, repr=False, compare=False)
 
     def header(self, name: str) -> str | None:
         """The first response header called `name` (case-insensitive)."""
@@ -64,17 +82,27 @@ class Exchange:
         if not self.request_body:
             return None
         try:
-            return json.loads(self.request_body)
-        except ValueError:
+            return safe_json.loads(self.request_body)
+        except safe_json.UnsafeJSON:
             return None
 
     @property
     def json(self) -> Any:
-        """The response body parsed as JSON (None when it is not JSON)."""
-        try:
-            return json.loads(self.body)
-        except ValueError:
-            return None
+        """The response body parsed as JSON (None when it is not JSON, or JSON refused by `safe_json`)."""
+        return self._parse()[0]
+
+    @property
+    def json_problem(self) -> str | None:
+        """Why the body is not usable JSON (None when it is): not JSON, too deep, a huge number, a lone surrogate."""
+        return self._parse()[1]
+
+    def _parse(self) -> tuple[Any, str | None]:
+        if self._parsed is None or self._parsed[0] != len(self.body):
+            try:
+                self._parsed = (len(self.body), safe_json.loads(self.body, max_depth=self.max_json_depth), None)
+            except safe_json.UnsafeJSON as exc:
+                self._parsed = (len(self.body), None, str(exc))
+        return self._parsed[1], self._parsed[2]
 
     @property
     def is_sse(self) -> bool:

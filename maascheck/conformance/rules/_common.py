@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from maascheck.conformance.engine.options import profile_model
-from maascheck.conformance.model.exchange import Exchange, SSEEvent
+from maascheck.conformance.model.exchange import Exchange, SSEEvent, owner_of
 from maascheck.conformance.model.probe import ProbeEnv
 from maascheck.conformance.model.rule import NotApplicable, RuleContext, Violation
 from maascheck.core import schema_registry as schemas
@@ -265,9 +265,7 @@ def chunks_of(ex: Exchange) -> list[dict[str, Any]]:
     """The chunks of a complete, successful stream; NotApplicable when the root cause lies elsewhere."""
     problem = failure(ex)
     if problem is not None:
-        owner = {"truncated": "STREAM-004", "stall": "STREAM-005", "timeout": "STREAM-005"}.get(
-            ex.error_kind or "", "the probe's acceptance rule"
-        )
+        owner = owner_of(ex)
         raise NotApplicable(f"probe {ex.probe} did not complete ({problem[:200]}); {owner} reports it")
     err = error_event(ex)
     if err is not None:

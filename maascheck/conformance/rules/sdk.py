@@ -106,7 +106,7 @@ def sdk_chat_works(ctx: RuleContext) -> None:
     call = "client.chat.completions.create(stream=False)"
     result = _no_error(ex, call)
     choices = getattr(result, "choices", None)
-    message = getattr(choices[0], "message", None) if choices else None
+    message = getattr(_first(choices), "message", None)
     content = getattr(message, "content", _MISSING) if message is not None else _MISSING
     if not (content is None or isinstance(content, str)):
         raise _fail(call, "choices[0].message with content a string or None", choices, ex)
@@ -130,9 +130,8 @@ def sdk_stream_works(ctx: RuleContext) -> None:
     ex = ctx.exchange("sdk-stream")
     call = "client.chat.completions.create(stream=True)"
     chunks = _no_error(ex, call) or []
-    text = "".join(
-        _delta_text(c.choices[0].delta) for c in chunks if getattr(c, "choices", None) and c.choices[0].delta
-    )
+    deltas = (getattr(_first(getattr(c, "choices", None)), "delta", None) for c in chunks)
+    text = "".join(_delta_text(d) for d in deltas if d is not None)
     if not text:
         raise _fail(
             call,
@@ -140,6 +139,11 @@ def sdk_stream_works(ctx: RuleContext) -> None:
             f"{len(chunks)} chunks, no text",
             ex,
         )
+
+
+def _first(items: Any) -> Any:
+    """The first element of a list the SDK built (None when it is not a non-empty list: it trusts the wire)."""
+    return items[0] if isinstance(items, list) and items else None
 
 
 def _delta_text(delta: Any) -> str:
@@ -164,7 +168,7 @@ def sdk_completions_work(ctx: RuleContext) -> None:
     call = "client.completions.create()"
     result = _no_error(ex, call)
     choices = getattr(result, "choices", None)
-    if not choices or not isinstance(getattr(choices[0], "text", None), str):
+    if not isinstance(getattr(_first(choices), "text", None), str):
         raise _fail(call, "choices[0].text as a string", choices, ex)
 
 

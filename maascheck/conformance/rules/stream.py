@@ -9,7 +9,7 @@ notes/openai-spec-rules.md b.1 and b.2.
 
 from __future__ import annotations
 
-from maascheck.conformance.model.exchange import Exchange
+from maascheck.conformance.model.exchange import SIZE_BOUND_KINDS, Exchange
 from maascheck.conformance.model.probe import Probe, probe
 from maascheck.conformance.model.rule import Defect, Impact, Level, RuleContext, Violation, rule
 from maascheck.conformance.rules._clients import EVENT_ERROR, EVENT_NOT_JSON
@@ -130,10 +130,21 @@ def stream_json_events(ctx: RuleContext) -> None:
 def stream_done(ctx: RuleContext) -> None:
     """The last event is `[DONE]` (exact capitalisation) and no event follows it.
 
-    NotApplicable on a truncated, stalled or failed stream, or one that reported an error: the root
-    cause is reported once, by STREAM-004/005/006 or the acceptance rule.
+    A stream that passes a size bound (--max-response-bytes, --max-line-bytes, --max-event-bytes,
+    --max-events) before `[DONE]` fails here: no `[DONE]` within that bound. A truncated, stalled or
+    failed stream, or one that reported an error, is left to its root cause: STREAM-004/005/006 or
+    the acceptance rule.
     """
     for ex in made(ctx, ALL_STREAMS):
+        if ex.status == 200 and ex.error_kind in SIZE_BOUND_KINDS:
+            raise Violation(
+                f"probe {ex.probe}: no data: [DONE] within the suite's bound after {len(ex.events)} events: "
+                f"{ex.error} ({SPEC_DONE})",
+                expected="data: [DONE] within the bound",
+                received=ex.error,
+                where=f"after event {len(ex.events)}",
+                exchange=ex,
+            )
         if failure(ex) is not None or error_event(ex) is not None or not is_event_stream(ex) or not ex.events:
             continue
         done = [i for i, ev in enumerate(ex.events) if ev.is_done]
@@ -167,9 +178,9 @@ def stream_done(ctx: RuleContext) -> None:
     defect=Defect.TRUNCATION,
 )
 def stream_not_truncated(ctx: RuleContext) -> None:
-    """The connection does not close mid-body or inside an unterminated event."""
+    """The connection does not close mid-body or inside an unterminated event, nor breaks the HTTP framing."""
     for ex in made(ctx, ALL_STREAMS):
-        if ex.error_kind == "truncated":
+        if ex.error_kind == "truncated" or (ex.status is not None and ex.error_kind == "protocol"):
             raise Violation(
                 f"probe {ex.probe}: the stream was cut off after {len(ex.events)} complete events: "
                 f"{ex.error}",

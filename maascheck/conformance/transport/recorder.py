@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -28,20 +29,38 @@ import httpcore
 import httpx
 
 from maascheck.conformance.model.exchange import Exchange
-from maascheck.conformance.transport.sse import SSEParser
+from maascheck.conformance.transport.sse import MAX_EVENT_BYTES, MAX_LINE_BYTES, SSEParser
+from maascheck.core import safe_json
 
-BODY_CAP = 4 * 1024 * 1024
+MIB = 1024 * 1024
 WRONG_KEY = "maascheck-wrong-key-0123456789"
+ACCEPT_ENCODING = "gzip, deflate"  # what the recorder can inflate within its bounds
 
 
 @dataclass(frozen=True)
 class Timeouts:
-    """Bounded waits, in seconds: connect, response headers, silence between stream bytes, whole exchange."""
+    """Bounded waits, in seconds: connect, the final response head (1xx answers included), silence between
+    body bytes, and the whole exchange. Defaults leave room for long reasoning streams."""
 
     connect: float = 10.0
-    headers: float = 60.0
+    headers: float = 120.0
     stall: float = 20.0
-    total: float = 180.0
+    total: float = 600.0
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Caps on what one response may make the suite hold: decoded bytes (after any Content-Encoding), one
+    SSE line, one SSE event, events per stream, JSON nesting depth. Each names its option in the evidence."""
+
+    response_bytes: int = 16 * MIB
+    line_bytes: int = MAX_LINE_BYTES
+    event_bytes: int = MAX_EVENT_BYTES
+    events: int = 10_000
+    json_depth: int = safe_json.MAX_DEPTH
+
+
+BODY_CAP = Limits().response_bytes  # the default response cap (the SDK transport shares it)
 
 
 def encode_body(body: dict[str, Any] | bytes | str | None) -> bytes | None:
@@ -72,10 +91,19 @@ class _Wire(threading.local):
     def __init__(self) -> None:
         self.fresh = False  # the attempt opened a new connection
         self.received = 0  # response bytes the attempt read from its socket
+        self.head_deadline: int | None = None  # perf_counter_ns by which the final response head must be in
+        self.deadline: int | None = None  # perf_counter_ns by which the whole exchange must be over
+        self.tripped: str | None = None  # "head" | "total": the deadline that ended a read
 
-    def reset(self) -> None:
-        """Start a new attempt."""
-        self.fresh, self.received = False, 0
+    def reset(self, head_deadline: int | None = None, deadline: int | None = None) -> None:
+        """Start a new attempt, with its deadlines."""
+        self.fresh, self.received, self.tripped = False, 0, None
+        self.head_deadline, self.deadline = head_deadline, deadline
+
+    def earliest(self) -> tuple[int, str] | None:
+        """The nearest deadline still running, and its name."""
+        running = [(d, n) for d, n in ((self.head_deadline, "head"), (self.deadline, "total")) if d is not None]
+        return min(running) if running else None
 
 
 class _WireStream(httpcore.NetworkStream):
@@ -85,8 +113,22 @@ class _WireStream(httpcore.NetworkStream):
         self._inner, self._wire = inner, wire
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        data = self._inner.read(max_bytes, timeout)
-        self._wire.received += len(data)
+        """Read under the attempt's deadlines too: a server that drips bytes or 1xx answers cannot outlast them."""
+        wire = self._wire
+        bound = wire.earliest()
+        if bound is not None:
+            remaining = (bound[0] - time.perf_counter_ns()) / 1e9
+            if remaining <= 0:
+                wire.tripped = bound[1]
+                raise httpcore.ReadTimeout(f"the {bound[1]} deadline passed")
+            timeout = remaining if timeout is None else min(timeout, remaining)
+        try:
+            data = self._inner.read(max_bytes, timeout)
+        except httpcore.ReadTimeout:
+            if bound is not None and time.perf_counter_ns() >= bound[0] - 5_000_000:
+                wire.tripped = bound[1]
+            raise
+        wire.received += len(data)
         return data
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
@@ -166,17 +208,22 @@ class Recorder:
         timeouts: Timeouts | None = None,
         *,
         may_retry: Callable[[], bool] | None = None,
+        limits: Limits | None = None,
+        run_timeout: float | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.run_timeout = run_timeout
+        self.run_deadline = None if run_timeout is None else time.perf_counter_ns() + int(run_timeout * 1e9)
         self.api_key = api_key
         self.timeouts = timeouts or Timeouts()
+        self.limits = limits or Limits()
         self._may_retry = may_retry or (lambda: True)
         self._wire = _Wire()
         t = self.timeouts
-        limits = httpx.Limits(max_connections=32, max_keepalive_connections=16)
+        pool_limits = httpx.Limits(max_connections=32, max_keepalive_connections=16)
         self._client = httpx.Client(
             timeout=httpx.Timeout(connect=t.connect, read=t.headers, write=t.connect, pool=t.total),
-            transport=_WireTransport(limits, self._wire),
+            transport=_WireTransport(pool_limits, self._wire),
             follow_redirects=False,
             trust_env=False,
         )
@@ -184,6 +231,14 @@ class Recorder:
     def close(self) -> None:
         """Close the connection pool."""
         self._client.close()
+
+    def run_over(self) -> bool:
+        """Whether the whole run's deadline (`run_timeout`) has passed."""
+        return self.run_deadline is not None and time.perf_counter_ns() >= self.run_deadline
+
+    def run_over_reason(self) -> str:
+        """Why no more requests are made."""
+        return f"the run passed --run-timeout {self.run_timeout:g} s; no further request was made"
 
     def url(self, path: str) -> str:
         """The absolute URL of `path` below the base URL."""
@@ -205,7 +260,16 @@ class Recorder:
         once more on a fresh connection (module docstring); the failed attempt is kept in the
         returned exchange's `prior_attempt`.
         """
-        ex, stale = self._attempt(probe, method, path, body, auth, headers)
+        raw = encode_body(body)
+        req_headers = [("Accept", "application/json, text/event-stream"), ("Accept-Encoding", ACCEPT_ENCODING)]
+        if raw is not None:
+            req_headers.append(("Content-Type", "application/json"))
+        req_headers += auth_headers(self.api_key, auth) + list(headers)
+        return self.send(Exchange(probe, method, self.url(path), req_headers, raw))
+
+    def send(self, request: Exchange) -> Exchange:
+        """Send the request `request` describes, exactly as described; the exchange recorded (module docstring)."""
+        ex, stale = self.exchange(request)
         if not stale:
             return ex
         note = "it failed on a reused keep-alive connection before any response byte"
@@ -213,56 +277,71 @@ class Recorder:
             ex.error = f"{ex.error} ({note}; not retried: request budget exhausted)"
             return ex
         ex.error = f"{ex.error} ({note}; retried once on a fresh connection)"
-        retry, _ = self._attempt(probe, method, path, body, auth, headers, fresh=True)
+        retry, _ = self.exchange(Exchange(ex.probe, ex.method, ex.url, ex.request_headers, ex.request_body), fresh=True)
         retry.prior_attempt = ex
         return retry
 
-    def _attempt(
-        self,
-        probe: str,
-        method: str,
-        path: str,
-        body: dict[str, Any] | bytes | str | None,
-        auth: str,
-        headers: tuple[tuple[str, str], ...],
-        *,
-        fresh: bool = False,
-    ) -> tuple[Exchange, bool]:
-        """One attempt, and whether it died on a reused connection before any response byte."""
-        raw = encode_body(body)
-        req_headers = [("Accept", "application/json, text/event-stream")]
-        if raw is not None:
-            req_headers.append(("Content-Type", "application/json"))
-        req_headers += auth_headers(self.api_key, auth) + list(headers)
-        ex = Exchange(
-            probe=probe, method=method, url=self.url(path), request_headers=req_headers, request_body=raw
-        )
+    def exchange(self, ex: Exchange, *, fresh: bool = False) -> tuple[Exchange, bool]:
+        """Send the request `ex` describes, exactly as described, and record the response into it.
+
+        Returns the exchange and whether it died on a reused connection before any response byte.
+        """
+        t, limits = self.timeouts, self.limits
+        ex.max_json_depth = limits.json_depth
         wants_stream = isinstance(ex.request_json, dict) and ex.request_json.get("stream") is True
         # A retry must not meet another stale pooled connection: it goes on a one-off client.
         client = self._fresh_client() if fresh else self._client
         stale = False
-        self._wire.reset()
         t0 = time.perf_counter_ns()
+        deadline = t0 + int(t.total * 1e9)
+        by_run = self.run_deadline is not None and self.run_deadline < deadline
+        if by_run and self.run_deadline is not None:
+            deadline = self.run_deadline
+        self._wire.reset(head_deadline=min(deadline, t0 + int(t.headers * 1e9)), deadline=deadline)
         try:
-            with client.stream(method, ex.url, content=raw, headers=req_headers) as response:
+            with client.stream(ex.method, ex.url, content=ex.request_body, headers=ex.request_headers) as response:
+                self._wire.head_deadline = None
                 ex.headers_ns = time.perf_counter_ns() - t0
                 ex.status = response.status_code
                 # httpcore reads the read timeout when body reading starts: from here on, the stall bound.
                 timeout_ext = response.request.extensions.get("timeout")
                 if isinstance(timeout_ext, dict):
-                    timeout_ext["read"] = self.timeouts.stall
+                    timeout_ext["read"] = t.stall
                 ex.headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in response.headers.raw]
                 parse_sse = ex.is_sse or (wants_stream and response.status_code == 200)
-                _read_body(ex, response.iter_bytes(), t0, self.timeouts.total, parse_sse)
+                inflater = Inflater.for_encoding(ex.header("content-encoding"))
+                if isinstance(inflater, str):
+                    _fail(ex, "protocol", inflater)
+                else:
+                    read_body(ex, response.iter_raw(), t0, limits, parse_sse, inflater)
         except httpx.ConnectTimeout as exc:
-            _fail(ex, "connect", f"connect timed out after {self.timeouts.connect:g} s ({exc})")
+            _fail(ex, "connect", f"connect timed out after --connect-timeout {t.connect:g} s ({exc})")
         except httpx.ConnectError as exc:
             _fail(ex, "connect", f"cannot connect to {ex.url}: {exc}")
         except httpx.ReadTimeout:
-            if ex.status is None:
-                _fail(ex, "timeout", f"no response headers within {self.timeouts.headers:g} s")
+            if self._wire.tripped == "total" and by_run:
+                _fail(
+                    ex,
+                    "timeout",
+                    f"{self.run_over_reason()[: -len('; no further request was made')]} "
+                    f"during this exchange, after {len(ex.body)} body bytes; reading stopped",
+                )
+            elif self._wire.tripped == "total":
+                _fail(
+                    ex,
+                    "timeout",
+                    f"the exchange exceeded --exchange-timeout {t.total:g} s "
+                    f"after {len(ex.body)} body bytes and {len(ex.events)} events; reading stopped",
+                )
+            elif ex.status is None:
+                _fail(
+                    ex,
+                    "timeout",
+                    f"no final response head within --head-timeout {t.headers:g} s "
+                    f"({self._wire.received} bytes received, 1xx interim answers included)",
+                )
             else:
-                _fail(ex, "stall", f"no bytes for {self.timeouts.stall:g} s after {len(ex.body)} body bytes")
+                _fail(ex, "stall", f"no bytes for --stall-timeout {t.stall:g} s after {len(ex.body)} body bytes")
         except httpx.TimeoutException as exc:
             _fail(ex, "timeout", f"timed out: {exc!r}")
         except httpx.RemoteProtocolError as exc:
@@ -273,6 +352,7 @@ class Recorder:
             _fail(ex, "protocol", f"HTTP error: {exc!r}")
             stale = isinstance(exc, _RESET_ERRORS)
         finally:
+            self._wire.head_deadline = self._wire.deadline = None
             if fresh:
                 client.close()
         ex.elapsed_ns = time.perf_counter_ns() - t0
@@ -290,31 +370,126 @@ class Recorder:
         )
 
 
-class TotalTimeout(Exception):
-    """The whole exchange took longer than the total budget."""
+class Inflater:
+    """Decodes a `Content-Encoding` (RFC 9110 §8.4: gzip, deflate, identity) without ever producing more than asked.
+
+    A bomb (a few MB inflating to GBs) costs at most the response cap: `pieces` yields the decoded
+    bytes of one raw chunk in pieces of at most `STEP` bytes, and stops once more than `room` came.
+    """
+
+    STEP = 256 * 1024
+
+    def __init__(self, wbits: int | None) -> None:
+        self.wbits = wbits
+        self._z = zlib.decompressobj(wbits) if wbits is not None else None
+        self._started = False
+
+    @classmethod
+    def for_encoding(cls, header: str | None) -> Inflater | str:
+        """The inflater of a Content-Encoding header value, or why it cannot be read."""
+        coding = (header or "").strip().lower()
+        if coding in ("", "identity"):
+            return cls(None)
+        if coding in ("gzip", "x-gzip"):
+            return cls(31)
+        if coding == "deflate":
+            return cls(15)
+        return (
+            f"Content-Encoding {coding[:60]!r} is not one the request accepted "
+            f"(Accept-Encoding: {ACCEPT_ENCODING}, RFC 9110 §12.5.3); the body was not read"
+        )
+
+    @property
+    def compressed(self) -> bool:
+        """Whether the body is compressed."""
+        return self._z is not None
+
+    def pieces(self, data: bytes, room: int) -> Iterator[bytes]:
+        """The decoded bytes of `data`, `STEP` at most at a time, ending after the piece that passes `room`."""
+        if self._z is None:
+            yield data
+            return
+        if not self._started and self.wbits == 15:
+            self._started = True
+            try:  # "deflate" is zlib-wrapped (RFC 9110 §8.4.1.2); some servers send raw deflate
+                first = self._z.decompress(data, self.STEP)
+            except zlib.error:
+                self._z = zlib.decompressobj(-15)
+                first = self._z.decompress(data, self.STEP)
+        else:
+            self._started = True
+            first = self._z.decompress(data, self.STEP)
+        produced = len(first)
+        yield first
+        while self._z.unconsumed_tail and produced <= room:
+            piece = self._z.decompress(self._z.unconsumed_tail, self.STEP)
+            produced += len(piece)
+            yield piece
 
 
-def _read_body(ex: Exchange, chunks: Iterator[bytes], t0: int, total_s: float, parse_sse: bool) -> None:
-    parser = SSEParser() if parse_sse else None
-    deadline = t0 + int(total_s * 1e9)
-    for chunk in chunks:
-        now = time.perf_counter_ns()
-        room = BODY_CAP - len(ex.body)
-        ex.body += chunk[:room]
+def read_body(
+    ex: Exchange, chunks: Iterator[bytes], t0: int, limits: Limits, parse_sse: bool, inflater: Inflater
+) -> None:
+    """Read raw body `chunks` into `ex` (decoded, SSE-parsed when `parse_sse`) until the end or a bound trips."""
+    parser = (
+        SSEParser(
+            max_line_bytes=limits.line_bytes, max_event_bytes=limits.event_bytes, max_json_depth=limits.json_depth
+        )
+        if parse_sse
+        else None
+    )
+    buf = bytearray()
+    try:
+        for raw in chunks:
+            now = time.perf_counter_ns()
+            try:
+                for data in inflater.pieces(raw, limits.response_bytes - len(buf)):
+                    _take(ex, data, buf, parser, now - t0, limits, inflater.compressed)
+                    if ex.error is not None:
+                        break
+            except zlib.error as exc:
+                _fail(ex, "protocol", f"the {ex.header('content-encoding')} body does not decode: {exc}")
+            if ex.error is not None:
+                break
+    finally:
+        ex.body = bytes(buf)
         if parser is not None:
-            ex.events.extend(parser.feed(chunk[:room], now - t0))
-        if len(chunk) > room:
-            ex.body_truncated = True
-            _fail(ex, "too_large", f"body exceeds the {BODY_CAP} byte cap; reading stopped")
-            break
-        if now > deadline:
-            _fail(ex, "timeout", f"exchange exceeded the total timeout of {total_s:g} s; reading stopped")
-            break
+            ex.sse_comments = parser.comments
+            ex.sse_tail = parser.tail
+    if parser is not None and ex.error is None and parser.pending:
+        _fail(ex, "truncated", f"stream ended inside an event (unterminated tail {parser.tail[:200]!r})")
+
+
+def _take(
+    ex: Exchange, data: bytes, buf: bytearray, parser: SSEParser | None, t_ns: int, limits: Limits, compressed: bool
+) -> None:
+    """Add decoded `data` to the body (and the stream's events), failing `ex` when a size bound is passed."""
+    room = limits.response_bytes - len(buf)
+    over = len(data) > room
+    data = data[:room]
+    buf += data
     if parser is not None:
-        ex.sse_comments = parser.comments
-        ex.sse_tail = parser.tail
-        if ex.error is None and parser.pending:
-            _fail(ex, "truncated", f"stream ended inside an event (unterminated tail {parser.tail[:200]!r})")
+        ex.events.extend(parser.feed(data, t_ns))
+        if parser.overflow is not None:
+            _fail(ex, parser.overflow_kind or "too_large", parser.overflow)
+            return
+        if len(ex.events) > limits.events:
+            del ex.events[limits.events :]
+            _fail(
+                ex,
+                "too_many_events",
+                f"the stream passed --max-events {limits.events} events without ending; reading stopped",
+            )
+            return
+    if over:
+        ex.body_truncated = True
+        after = " after decompression" if compressed else ""
+        _fail(
+            ex,
+            "too_large",
+            f"the response exceeds --max-response-bytes {limits.response_bytes} "
+            f"({limits.response_bytes / MIB:g} MiB){after}; reading stopped",
+        )
 
 
 def _fail(ex: Exchange, kind: str, message: str) -> None:

@@ -1,9 +1,13 @@
-"""An HTTP transport that records every exchange a client library (the openai SDK) makes through it.
+"""An HTTP transport for a client library (the openai SDK) that sends its requests through the suite's `Recorder`.
 
-The wrapped response stream tees its bytes into an `Exchange` as the library reads them, so the
-exchange holds exactly what the library consumed, with arrival times and parsed SSE events.
-openai>=3 runs on `httpx2` (a fork with httpx's API), older releases on `httpx`: the transport is
-built on whichever module the installed SDK uses, so the SDK sees its own exception types.
+Every request the library makes goes out exactly as the library built it (headers and body), over the
+recorder's bounded socket (connect, response head with 1xx answers, idle gap, total deadline, caps on
+bytes, decoded size, SSE lines, events and JSON depth), and is recorded as one `Exchange`. The
+library then reads the recorded body: the decoded bytes, ending with the transport error the library
+would have met when a bound or the endpoint cut the response. So the SDK can never wait or read
+beyond the suite's bounds. openai>=3 runs on `httpx2` (a fork with httpx's API), older releases on
+`httpx`: the transport is built on whichever module the installed SDK uses, so the SDK sees its own
+exception types.
 
 The key goes to the configured origin only: the SDK follows redirects (openai-python sets
 `follow_redirects=True` on every request) and its HTTP library drops `Authorization` on a cross-origin
@@ -16,15 +20,16 @@ from __future__ import annotations
 
 import importlib
 import threading
-import time
 from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 from urllib.parse import urlsplit
 
 from maascheck.conformance.model.exchange import Exchange
-from maascheck.conformance.transport.recorder import BODY_CAP
-from maascheck.conformance.transport.sse import SSEParser
+from maascheck.conformance.transport.recorder import ACCEPT_ENCODING, Recorder, Timeouts
+
+# Headers that describe the wire framing of the recorded body, not the decoded bytes the SDK is given.
+_FRAMING = frozenset({"content-encoding", "content-length", "transfer-encoding"})
 
 
 def sdk_http_module() -> ModuleType:
@@ -37,88 +42,78 @@ def sdk_http_module() -> ModuleType:
     return importlib.import_module("httpx")
 
 
-class _TeeMixin:
-    """Iterates the inner byte stream, copying each chunk into the exchange (mixed into `SyncByteStream`)."""
+class _ReplayMixin:
+    """The recorded body, then the error that ended it (mixed into the module's `SyncByteStream`)."""
 
-    def __init__(self, inner: Any, ex: Exchange, t0: int, http_error: type[Exception]) -> None:
-        self._inner, self._ex, self._t0, self._http_error = inner, ex, t0, http_error
-        self._parser = SSEParser() if ex.is_sse else None
+    def __init__(self, ex: Exchange, error: Exception | None) -> None:
+        self._ex, self._error = ex, error
 
     def __iter__(self) -> Iterator[bytes]:
-        ex = self._ex
-        try:
-            for chunk in self._inner:
-                room = BODY_CAP - len(ex.body)
-                ex.body += chunk[:room]
-                ex.body_truncated = ex.body_truncated or len(chunk) > room
-                if self._parser is not None:
-                    ex.events.extend(self._parser.feed(chunk[:room], time.perf_counter_ns() - self._t0))
-                yield chunk
-        except self._http_error as exc:
-            ex.error_kind, ex.error = "truncated", f"{type(exc).__name__}: {exc}"
-            raise
-        finally:
-            if self._parser is not None:
-                ex.sse_comments, ex.sse_tail = self._parser.comments, self._parser.tail
-            ex.elapsed_ns = time.perf_counter_ns() - self._t0
+        body = self._ex.body
+        for start in range(0, len(body), 65536):
+            yield body[start : start + 65536]
+        if self._error is not None:
+            raise self._error
 
     def close(self) -> None:
-        """Close the inner stream."""
-        self._inner.close()
+        """Nothing to release: the body was read by the recorder."""
 
 
 class _RecordingMixin:
-    """Delegates to the module's `HTTPTransport`, appending one `Exchange` per request to `exchanges`."""
+    """Sends through a `Recorder`, appending one `Exchange` per request to `exchanges`."""
 
     http: ModuleType
 
-    def __init__(self, probe: str, origin: str | None = None) -> None:
+    def __init__(self, probe: str, recorder: Recorder, origin: str | None = None, *, owned: bool = False) -> None:
         self.probe = probe
+        self.recorder = recorder
         self.origin = url_origin(origin) if origin else None
+        self._owned = owned
         self.exchanges: list[Exchange] = []
-        self._inner = self.http.HTTPTransport()
         self._lock = threading.Lock()
-        self._tee: Any = type("TeeStream", (_TeeMixin, self.http.SyncByteStream), {})
+        self._replay: Any = type("ReplayStream", (_ReplayMixin, self.http.SyncByteStream), {})
 
     def handle_request(self, request: Any) -> Any:
-        """Send `request`, recording the request now and the body as the caller reads it."""
-        body = request.read()
-        ex = Exchange(
-            probe=self.probe,
-            method=request.method,
-            url=str(request.url),
-            request_headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw],
-            request_body=body or None,
-        )
-        with self._lock:
-            self.exchanges.append(ex)
-        if self.origin is not None and url_origin(str(request.url)) != self.origin:
+        """Send `request` through the recorder; answer with the recorded response (or raise its failure)."""
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw]
+        headers = [(k, ACCEPT_ENCODING if k.lower() == "accept-encoding" else v) for k, v in headers]
+        url = str(request.url)
+        if self.origin is not None and url_origin(url) != self.origin:
+            ex = Exchange(self.probe, request.method, url, headers, None)
             ex.error_kind = "cross_origin"
             ex.error = (
-                f"refused to follow the client to {url_origin(str(request.url))}: maascheck sends requests "
+                f"refused to follow the client to {url_origin(url)}: maascheck sends requests "
                 f"only to the configured origin {self.origin}"
             )
+            with self._lock:
+                self.exchanges.append(ex)
             raise self.http.TransportError(ex.error)
-        t0 = time.perf_counter_ns()
-        try:
-            response = self._inner.handle_request(request)
-        except self.http.HTTPError as exc:
-            ex.error_kind, ex.error = "connect", f"{type(exc).__name__}: {exc}"
-            ex.elapsed_ns = time.perf_counter_ns() - t0
-            raise
-        ex.headers_ns = time.perf_counter_ns() - t0
-        ex.status = response.status_code
-        ex.headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in response.headers.raw]
-        return self.http.Response(
-            status_code=response.status_code,
-            headers=response.headers,
-            stream=self._tee(response.stream, ex, t0, self.http.HTTPError),
-            extensions=response.extensions,
-        )
+        ex = self.recorder.send(Exchange(self.probe, request.method, url, headers, request.read() or None))
+        with self._lock:
+            self.exchanges.append(ex)
+        error = self._error_of(ex, request)
+        if ex.status is None:
+            raise error or self.http.RemoteProtocolError("no response", request=request)
+        shown = [(k, v) for k, v in ex.headers if k.lower() not in _FRAMING]
+        return self.http.Response(status_code=ex.status, headers=shown, stream=self._replay(ex, error))
+
+    def _error_of(self, ex: Exchange, request: Any) -> Exception | None:
+        """The library's own exception for how the recorded exchange failed (None when it did not)."""
+        if not ex.error:
+            return None
+        http = self.http
+        kind: Any = {
+            "connect": http.ConnectError,
+            "timeout": http.ReadTimeout,
+            "stall": http.ReadTimeout,
+        }.get(ex.error_kind or "", http.RemoteProtocolError)
+        error: Exception = kind(f"{ex.error_kind}: {ex.error}", request=request)
+        return error
 
     def close(self) -> None:
-        """Close the wrapped transport."""
-        self._inner.close()
+        """Close the recorder when this transport made it (a suite's recorder belongs to the suite)."""
+        if self._owned:
+            self.recorder.close()
 
 
 def url_origin(url: str) -> str:
@@ -130,14 +125,26 @@ def url_origin(url: str) -> str:
 
 
 def recording_client(
-    probe: str, *, connect: float, read: float, total: float, origin: str | None = None
+    probe: str,
+    recorder: Recorder | None = None,
+    *,
+    connect: float = 10.0,
+    read: float = 20.0,
+    total: float = 600.0,
+    origin: str | None = None,
 ) -> tuple[Any, Any]:
-    """An SDK-compatible HTTP client and its recording transport (read `transport.exchanges` afterwards).
+    """An SDK-compatible HTTP client sending through `recorder`, and its transport (read `transport.exchanges`).
 
-    With `origin` (the base URL), a request to any other origin is refused before it is sent.
+    Without `recorder`, one of its own is made with these timeouts (`read` bounds the head and the idle
+    gap). With `origin` (the base URL), a request to any other origin is refused before it is sent.
     """
     http = sdk_http_module()
+    owned = recorder is None
+    if recorder is None:
+        recorder = Recorder(
+            origin or "http://127.0.0.1", None, Timeouts(connect=connect, headers=read, stall=read, total=total)
+        )
     transport_cls: Any = type("RecordingTransport", (_RecordingMixin, http.BaseTransport), {"http": http})
-    transport = transport_cls(probe, origin)
-    timeout = http.Timeout(connect=connect, read=read, write=connect, pool=total)
-    return http.Client(transport=transport, timeout=timeout), transport
+    transport = transport_cls(probe, recorder, origin, owned=owned)
+    # The recorder bounds every wait; the client's own timeout only backs it up.
+    return http.Client(transport=transport, timeout=http.Timeout(recorder.timeouts.total)), transport

@@ -10,17 +10,34 @@ dispatched event stay in `tail` (at EOF a non-empty tail with fields means a tru
 
 from __future__ import annotations
 
-import json
-
 from maascheck.conformance.model.exchange import SSEEvent
+from maascheck.core import safe_json
 
 _BOM = b"\xef\xbb\xbf"
 
 
-class SSEParser:
-    """Feed byte chunks with `feed(chunk, t_ns)`; complete events come back in arrival order."""
+MAX_LINE_BYTES = 1024 * 1024
+MAX_EVENT_BYTES = 1024 * 1024
 
-    def __init__(self) -> None:
+
+class SSEParser:
+    """Feed byte chunks with `feed(chunk, t_ns)`; complete events come back in arrival order.
+
+    A line longer than `max_line_bytes` or an event (its lines, comments included) longer than
+    `max_event_bytes` stops the parser: `overflow` then says which bound and its value, and every
+    later `feed` returns nothing. So a line that never ends costs at most the bound in memory.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_line_bytes: int = MAX_LINE_BYTES,
+        max_event_bytes: int = MAX_EVENT_BYTES,
+        max_json_depth: int = safe_json.MAX_DEPTH,
+    ) -> None:
+        self.max_line_bytes, self.max_event_bytes, self.max_json_depth = max_line_bytes, max_event_bytes, max_json_depth
+        self.overflow: str | None = None  # the bound that stopped the parser, stated
+        self.overflow_kind: str | None = None  # "line_too_long" | "event_too_large"
         self._buf = b""  # bytes of the current, unfinished line
         self._started = False  # BOM check done
         self._skip_lf = False  # the previous chunk ended with CR: a leading LF belongs to it
@@ -46,8 +63,14 @@ class SSEParser:
         """Whether an event has started (a field line or unterminated bytes) without being dispatched."""
         return self._has_fields or bool(self._buf.strip(b"\r\n"))
 
+    def _stop(self, kind: str, message: str) -> None:
+        self.overflow_kind, self.overflow = kind, message
+        self._buf, self._event_raw, self._data = self._buf[:4096], self._event_raw[:4096], []
+
     def feed(self, chunk: bytes, t_ns: int = 0) -> list[SSEEvent]:
         """Consume `chunk`, which arrived at `t_ns`, and return the events it completed."""
+        if self.overflow is not None:
+            return []
         if not self._started:
             self._buf += chunk
             if len(self._buf) < len(_BOM) and _BOM.startswith(self._buf):
@@ -70,14 +93,35 @@ class SSEParser:
             ends = [i for i in (cr, lf) if i >= 0]
             if not ends:
                 self._buf += chunk[pos:]
+                if len(self._buf) > self.max_line_bytes:
+                    self._stop(
+                        "line_too_long",
+                        f"an SSE line exceeds --max-line-bytes {self.max_line_bytes} without a line end "
+                        f"(line starts {self._buf[:80]!r}); reading stopped",
+                    )
                 break
             end = min(ends)
             line = self._buf + chunk[pos:end]
             sep_len = 2 if chunk[end : end + 2] == b"\r\n" else 1
             if chunk[end : end + 1] == b"\r" and end + 1 == n:
                 self._skip_lf = True
+            if len(line) > self.max_line_bytes:
+                self._buf = line
+                self._stop(
+                    "line_too_long",
+                    f"an SSE line of {len(line)} bytes exceeds --max-line-bytes {self.max_line_bytes} "
+                    f"(line starts {line[:80]!r}); reading stopped",
+                )
+                break
             self._event_raw += line + chunk[end : end + sep_len]
             self._buf = b""
+            if len(self._event_raw) > self.max_event_bytes:
+                self._stop(
+                    "event_too_large",
+                    f"an SSE event exceeds --max-event-bytes {self.max_event_bytes} before its blank line "
+                    f"(event starts {self._event_raw[:80]!r}); reading stopped",
+                )
+                break
             line_t = self._line_t
             self._line_t = None
             pos = end + sep_len
@@ -125,11 +169,19 @@ class SSEParser:
         self._id = None
         if not data:
             return None
-        return make_event("\n".join(data), event, event_id, t_ns or 0, utf8_error=utf8_error)
+        return make_event(
+            "\n".join(data), event, event_id, t_ns or 0, utf8_error=utf8_error, max_json_depth=self.max_json_depth
+        )
 
 
 def make_event(
-    data: str, event: str | None, event_id: str | None, t_ns: int, *, utf8_error: bool
+    data: str,
+    event: str | None,
+    event_id: str | None,
+    t_ns: int,
+    *,
+    utf8_error: bool,
+    max_json_depth: int = safe_json.MAX_DEPTH,
 ) -> SSEEvent:
     """An `SSEEvent` with its `data` parsed as JSON when it is not the `[DONE]` terminator."""
     ev = SSEEvent(data=data, event=event, id=event_id, t_ns=t_ns)
@@ -138,9 +190,9 @@ def make_event(
     if data == "[DONE]":
         return ev
     try:
-        ev.json = json.loads(data)
-    except ValueError as exc:
-        ev.json_error = ev.json_error or f"data is not JSON: {exc}"
+        ev.json = safe_json.loads(data, max_depth=max_json_depth)
+    except safe_json.UnsafeJSON as exc:
+        ev.json_error = ev.json_error or f"data is not usable JSON: {exc}"
     return ev
 
 
