@@ -56,7 +56,8 @@ def _role_model(body: dict[str, Any], req: dict[str, Any]) -> None:
 
 def _no_logprobs_key(body: dict[str, Any], req: dict[str, Any]) -> None:
     for choice in choices(body):
-        choice.pop("logprobs", None)
+        if choice.get("logprobs") is None:  # the key left out where it would be null (not requested)
+            choice.pop("logprobs", None)
 
 
 def _no_refusal_key(body: dict[str, Any], req: dict[str, Any]) -> None:
