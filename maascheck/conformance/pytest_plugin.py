@@ -21,7 +21,7 @@ from maascheck.conformance.engine.options import CONFORMANCE_OPTIONS, RunOptions
 from maascheck.conformance.model.rule import RULES, Level
 from maascheck.core.errors import ConfigError
 from maascheck.core.inert import inert
-from maascheck.core.secrets import read_api_key
+from maascheck.core.secrets import Redactor, read_api_key
 
 RULE_FIXTURE = "maascheck_rule_id"
 STATE_KEY = pytest.StashKey["LiveState"]()
@@ -74,6 +74,7 @@ class LiveState:
         options.report_dir = str(report_dir)
         self.config = config
         self.options = options
+        self.redactor = Redactor([options.api_key])
         self.profile = profile
         self.run = LiveRun(profile, options, report_dir, progress=self.progress)
         self.doc: dict[str, Any] | None = None
@@ -84,7 +85,7 @@ class LiveState:
         capman = self.config.pluginmanager.get_plugin("capturemanager")
         if tr is None:
             return
-        text = f"maascheck: {inert(line)}"
+        text = f"maascheck: {inert(self.redactor.text(line))}"
         if capman is None:
             tr.write_line(text)
             return

@@ -8,6 +8,8 @@ import time
 from urllib.parse import quote
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from maascheck.core.secrets import FRAGMENT, REDACTED, Redactor
 
@@ -96,3 +98,25 @@ def test_redaction_is_linear_in_the_text() -> None:
         t_small, t_large = min(seconds(a) for _ in range(3)), seconds(b)
         assert t_large < 10 * t_small * 3 + 0.05, (t_small, t_large)  # 10x the text, well under 100x the time
     assert red.text(hostile_large).count(REDACTED) == 100_000
+
+
+KEY_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_+/="  # no lowercase: the prose exemption never applies
+
+
+@st.composite
+def _key_and_echo(draw: st.DrawFn) -> tuple[str, str]:
+    key = draw(st.text(KEY_ALPHABET, min_size=8, max_size=64))
+    pieces = []
+    for _ in range(draw(st.integers(1, 6))):
+        start = draw(st.integers(0, len(key) - 1))
+        end = draw(st.integers(start + 1, len(key)))
+        pieces += [draw(st.text(max_size=12)), key[start:end]]
+    return key, "".join(pieces)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_key_and_echo())
+def test_whatever_the_echo_no_run_of_eight_key_characters_survives(key_and_echo: tuple[str, str]) -> None:
+    key, echo = key_and_echo
+    out = Redactor([key]).text(echo)
+    assert [f for f in _fragments(key) if f in out] == []
