@@ -65,6 +65,7 @@ def unknown_parameter_body(env: ProbeEnv) -> dict[str, Any]:
 probe(Probe("input-image", "POST", "/chat/completions", body=image_body))
 probe(Probe("input-audio", "POST", "/chat/completions", body=audio_body))
 probe(Probe("input-unknown-parameter", "POST", "/chat/completions", body=unknown_parameter_body))
+INPUT_PROBES = ("input-image", "input-audio", "input-unknown-parameter")
 
 
 def answered_or_refused(ex: Exchange, what: str) -> None:

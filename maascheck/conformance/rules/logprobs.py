@@ -18,6 +18,7 @@ from maascheck.conformance.model.rule import Impact, Level, NotApplicable, RuleC
 from maascheck.conformance.rules._common import accepted, body_of, chat_body, choices_of, message_of
 
 SPEC = "OpenAI spec (github.com/openai/openai-openapi) ChatCompletionTokenLogprob"
+LOGPROBS_PROBES = ("logprobs-chat",)
 TOP = 3
 LOGPROB_TOKENS = 8
 

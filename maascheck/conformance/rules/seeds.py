@@ -24,6 +24,7 @@ def _greedy(env: ProbeEnv) -> dict[str, Any]:
 
 probe(Probe("seed-greedy-a", "POST", "/chat/completions", body=_greedy, requires=("seed",)))
 probe(Probe("seed-greedy-b", "POST", "/chat/completions", body=_greedy, requires=("seed",)))
+SEED_PROBES = ("seed-greedy-a", "seed-greedy-b")
 
 
 def _answer(body: dict[str, Any]) -> list[Any]:

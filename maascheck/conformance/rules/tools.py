@@ -399,6 +399,7 @@ probe(
     )
 )
 probe(Probe("tools-second-turn", "POST", "/chat/completions", body=second_turn_body, requires=("tools",)))
+TOOL_CHOICE_PROBES = ("tools-none", "tools-required", "tools-parallel-stream", "tools-second-turn")
 
 
 @rule(

@@ -2,7 +2,8 @@
 
 Spec: CompletionUsage (openai-openapi.yaml l.32211), ChatCompletionStreamOptions.include_usage
 (l.31765), CreateChatCompletionStreamResponse.usage (l.33665); notes/openai-spec-rules.md a.4, b.1
-rules 6-7. Arithmetic rules judge every usage object any probe returned (bodies and chunks).
+rules 6-7. Arithmetic rules judge every usage object any probe returned (bodies and chunks), for every
+request shape the suite sends.
 """
 
 from __future__ import annotations
@@ -26,11 +27,30 @@ from maascheck.conformance.rules._common import (
     stream_accepted,
 )
 from maascheck.conformance.rules.finish import limit_of
+from maascheck.conformance.rules.inputs import INPUT_PROBES
+from maascheck.conformance.rules.logprobs import LOGPROBS_PROBES
+from maascheck.conformance.rules.messages import MESSAGE_PROBES
+from maascheck.conformance.rules.seeds import SEED_PROBES
+from maascheck.conformance.rules.structured import STRUCTURED_PROBES
+from maascheck.conformance.rules.tools import TOOL_CHOICE_PROBES
 
 SPEC_USAGE = "openai-openapi.yaml CompletionUsage l.32211"
 SPEC_INCLUDE = "openai-openapi.yaml ChatCompletionStreamOptions.include_usage l.31773"
 NON_STREAM_ALL = (*NON_STREAM_CHAT, "completions", "completions-logprobs")
-EVERY_PROBE = (*NON_STREAM_ALL, *ALL_STREAMS)
+# Every other request shape that can be answered 200: roles, histories, content parts, inputs the model
+# may not support, structured outputs, tool_choice modes and the second turn, logprobs, seeds.
+OTHER_SHAPES = (
+    *MESSAGE_PROBES,
+    "msg-text-parts-stream",
+    *INPUT_PROBES,
+    *STRUCTURED_PROBES,
+    *TOOL_CHOICE_PROBES,
+    *LOGPROBS_PROBES,
+    *SEED_PROBES,
+    "params-seed-a",
+    "params-seed-b",
+)
+EVERY_PROBE = (*NON_STREAM_ALL, *ALL_STREAMS, *OTHER_SHAPES)
 INCLUDE_USAGE_STREAMS = ("chat-stream-usage", "finish-length-stream")
 
 

@@ -56,6 +56,12 @@ def _total_off(usage: dict[str, Any], req: dict[str, Any]) -> None:
     usage["total_tokens"] = int(usage.get("total_tokens", 0)) + 1
 
 
+def _total_off_after_tool(usage: dict[str, Any], req: dict[str, Any]) -> None:
+    msgs = req.get("messages")
+    if isinstance(msgs, list) and any(isinstance(m, dict) and m.get("role") == "tool" for m in msgs):
+        _total_off(usage, req)
+
+
 def _over_limit(usage: dict[str, Any], req: dict[str, Any]) -> None:
     limit = _limit(req)
     if limit is not None and limit > 1:  # the smallest limit is the PARAM limit faults' ground
@@ -120,6 +126,12 @@ for _fault in (
         breaks=("USAGE-002",),
         on_body=usage_body_hook(_total_off),
         on_chunk=usage_chunk_hook(_total_off),
+    ),
+    Fault(
+        "usage-total-off-after-tool",
+        "total_tokens is one more than prompt + completion, only on requests carrying a tool result",
+        breaks=("USAGE-002",),
+        on_body=usage_body_hook(_total_off_after_tool),
     ),
     Fault(
         "usage-over-limit",
