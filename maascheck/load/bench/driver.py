@@ -178,7 +178,7 @@ def _run_ours(url: str, key: str, run: Run, streams: int, stagger: float, model:
     argv = [
         "--model", model, "--output-tokens", f"fixed:{tokens}", "--input-tokens", "fixed:3",
         "--stop-after", f"{stop_after:g}", "--report-dir", report_dir, "--api-key-env", "MAASCHECK_BENCH_KEY",
-        "--request-timeout", "30", "-u", str(streams), "--host", url,
+        "--request-timeout", "30", "-u", str(streams), "--host", url, "--no-reports",
     ]  # fmt: skip
     opts = parse_options(args=argv)
     env = Environment(user_classes=[StaggeredChatUser], host=url, parsed_options=opts, events=locust.events)

@@ -223,4 +223,15 @@ def build_results(
     elif not any(r["outcome"] == "ok" for r in measured):
         reasons.append(f"every one of the {len(measured)} measured requests failed")
     doc["verdict"] = {"passed": not reasons, "exit_code": 0 if not reasons else 1, "reasons": reasons}
+    if run.get("interrupted"):
+        doc["verdict"] = interrupted_verdict(reasons)
     return doc
+
+
+EXIT_INTERRUPTED = 130
+
+
+def interrupted_verdict(reasons: list[str]) -> dict[str, Any]:
+    """The verdict of a run cut short by Ctrl-C or SIGTERM: never a pass, exit 130, whatever was measured."""
+    why = "interrupted: the run was stopped before its end (Ctrl-C or SIGTERM); figures cover what was kept"
+    return {"passed": False, "interrupted": True, "exit_code": EXIT_INTERRUPTED, "reasons": [why, *reasons]}

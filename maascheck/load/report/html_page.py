@@ -48,6 +48,8 @@ def _verdict_block(docs: RunDocs) -> Html:
     if passed is None:
         return tag("div", "No verdict recorded.", cls="verdict")
     head = "PASS: every SLO met" if passed else "FAIL"
+    if section(docs.results, "verdict").get("interrupted"):
+        head = "INTERRUPTED: the run was cut short; no verdict on the target"
     items = [tag("div", head), ulist(reasons)] if reasons else [tag("div", head)]
     return tag("div", items, cls="verdict " + ("pass" if passed else "fail"))
 

@@ -50,7 +50,17 @@ def render_md(docs: RunDocs) -> str:
         f"{md_escape(str(target.get('base_url', '?')))}\n",
         f"Run {md_escape(str(run.get('id', '?')))}, "
         f"started {md_escape(str(run.get('started_utc', '?')))} UTC.\n",
-        "**Verdict: " + ("PASS**" if passed else "FAIL**" if passed is False else "none recorded**") + "\n",
+        "**Verdict: "
+        + (
+            "INTERRUPTED**"
+            if section(docs.results, "verdict").get("interrupted")
+            else "PASS**"
+            if passed
+            else "FAIL**"
+            if passed is False
+            else "none recorded**"
+        )
+        + "\n",
     ]
     out += [f"- {md_escape(r)}" for r in reasons]
     warns = warnings(docs)

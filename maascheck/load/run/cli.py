@@ -24,6 +24,7 @@ from maascheck.core.errors import ConfigError
 from maascheck.core.options import Values
 from maascheck.load.client.lean import Endpoint
 from maascheck.load.entry import LOCUSTFILE
+from maascheck.load.measure.results import EXIT_INTERRUPTED
 from maascheck.load.measure.slo import parse_all
 from maascheck.load.run.options import LOAD_OPTIONS
 from maascheck.load.workload.workloads import build_workload
@@ -84,6 +85,7 @@ def locust_argv(v: Values, report_dir: Path, passthrough: list[str] | None = Non
         "--host", v.base_url, "-u", str(pool_size(v)), "-r", "1000",
         "--run-time", f"{math.ceil(v.run_time + STOP_GRACE_S)}s", "--profile", v.profile,
         "--report-dir", str(report_dir), "--stop-after", f"{v.run_time:g}", "--reproduce", reproduce_line(v),
+        "--no-reports",
     ]  # fmt: skip
     argv += ours.without("stop-after", "reproduce").argv(v, only_given=False)
     if v.processes > 1:
@@ -121,19 +123,23 @@ def run_load(v: Values, passthrough: list[str] | None = None) -> dict[str, Any]:
     report_dir = Path(v.report_dir) if v.report_dir else default_report_dir()
     argv = locust_argv(v, report_dir, passthrough)
     report_dir.mkdir(parents=True, exist_ok=True)
-    # Its own session: a terminal's Ctrl-C reaches this process only, which forwards exactly one SIGINT
+    # Its own session: a terminal's Ctrl-C reaches this process only, which forwards exactly one signal
     # (a second one would cut Locust's shutdown short, before results.json is written).
     proc = subprocess.Popen(argv, env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=True)
+    interrupted = False
     try:
         proc.wait()
-    except KeyboardInterrupt:
-        proc.send_signal(signal.SIGINT)
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (maascheck.cli turns it into one): Locust keeps what it has
+        interrupted = True
+        proc.send_signal(signal.SIGTERM)  # Locust's orderly shutdown: quitting listeners write results.json
         try:
             proc.wait(timeout=STOP_GRACE_S)
         except subprocess.TimeoutExpired:
             proc.kill()
-        raise
+            proc.wait()
     results = report_dir / "results.json"
+    if interrupted and not results.exists():
+        raise KeyboardInterrupt
     if not results.exists():
         raise ConfigError(
             f"Locust exited with code {proc.returncode} without writing {results}; "
@@ -155,6 +161,9 @@ def run(args: argparse.Namespace) -> int:
     print(summary_text(doc, report_dir))
     if note:
         print(f"warning: {note}", file=sys.stderr)
+    if doc["verdict"].get("interrupted"):
+        print(f"maascheck load: interrupted; reports rendered from what was kept in {report_dir}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     code = int(doc["verdict"]["exit_code"])
     regressions = [r for r in (doc.get("baseline") or {}).get("regressions", []) if r.get("regressed")]
     if regressions:
@@ -186,5 +195,6 @@ def summary_text(doc: dict[str, Any], report_dir: Path) -> str:
         lines.append(f"  SLO {s['expr']}: measured {s['measured']} -> {'pass' if s['passed'] else 'FAIL'}")
     for w in doc["client"].get("warnings", []):
         lines.append(f"  warning: {w}")
-    lines.append(f"  verdict: {'PASS' if doc['verdict']['passed'] else 'FAIL'}; reports in {report_dir}")
+    shown = "INTERRUPTED" if doc["verdict"].get("interrupted") else "PASS" if doc["verdict"]["passed"] else "FAIL"
+    lines.append(f"  verdict: {shown}; reports in {report_dir}")
     return "\n".join(lines)

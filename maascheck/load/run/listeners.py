@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import math
+import signal
 import time
 import uuid
 from datetime import UTC, datetime
@@ -77,7 +78,29 @@ def _on_parser(parser: Any) -> None:
     validate_when_parsed(parser)
 
 
+def _stop_on_signals(environment: Any) -> None:
+    """Ctrl-C and SIGTERM stop the run as the controller does (results, reports, verdict `interrupted`).
+
+    Locust's own handling would print gevent's KeyboardInterrupt line, and while a shape runs headless it
+    has no SIGTERM handler at all (the process dies without results.json).
+    """
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        gevent.signal_handler(sig, lambda: gevent.spawn(_interrupt, environment))
+
+
+def _interrupt(environment: Any) -> None:
+    rt, runner = getattr(environment, ATTR, None), environment.runner
+    if isinstance(rt, Runtime):
+        if rt.interrupted:
+            return
+        rt.interrupted = True
+    if isinstance(runner, MasterRunner):
+        runner.stop()  # the workers' final records come first
+    runner.quit()
+
+
 def _on_init(environment: Any, **_kw: Any) -> None:
+    _stop_on_signals(environment)
     runner = environment.runner
     role = _role(runner)
     if role != "worker":  # workers get the master's options with the spawn message (ours: checked when parsed)
@@ -193,6 +216,8 @@ def _control(environment: Any, rt: Runtime) -> None:
             expected = max(int(getattr(environment.parsed_options, "expect_workers", 1) or 1), 1)
             if sum(1 for w in rt.workers.values() if w.get("done")) >= expected:
                 rt.stopped_by = "max_requests"
+        if rt.interrupted:  # a signal stopped the run (`_interrupt`)
+            return
         if rt.stopped_by:
             break
     if rt.role == "master":
@@ -277,7 +302,21 @@ def _on_quitting(environment: Any, **_kw: Any) -> None:
         log.warning(w)
     if doc["brakes"]["tripped"]:
         log.warning("run stopped by the %s", doc["brakes"]["reason"])
+    if rt.settings.render:  # the native entry; `maascheck load` renders them itself (with its baseline)
+        _render(rt.report_dir)
+    if doc["verdict"].get("interrupted") and rt.settings.render:  # `maascheck load` says it itself
+        log.warning("interrupted; results.json and the reports keep what was measured in %s", rt.report_dir)
     environment.process_exit_code = doc["verdict"]["exit_code"]
+
+
+def _render(report_dir: Path) -> None:
+    """CSV, Markdown and HTML from the results just written (a rendering failure is logged, not raised)."""
+    from maascheck.load.report.render import render_all
+
+    try:
+        render_all(report_dir)
+    except Exception as exc:  # results.json is the source of truth; the renderings are secondary
+        log.warning("report rendering failed: %s: %s", type(exc).__name__, exc)
 
 
 def _recover_unreported(environment: Any, rt: Runtime) -> None:
@@ -349,6 +388,7 @@ def results_document(rt: Runtime, environment: Any) -> dict[str, Any]:
     finished = time.time()
     run_time_opt = getattr(environment.parsed_options, "run_time", None)
     natural_end = run_time_opt and finished - rt.t0_utc >= float(run_time_opt) - 1
+    stopped_by = None if rt.interrupted else rt.stopped_by or ("run_time" if natural_end else None)
     load = {
         "mode": "open" if s.open_loop else "closed",
         "users": s.users,
@@ -377,8 +417,8 @@ def results_document(rt: Runtime, environment: Any) -> dict[str, Any]:
             "finished_utc": _utc(finished),
             "duration_s": round(finished - rt.t0_utc, 3),
             "warmup_s": s.warmup,
-            "interrupted": rt.stopped_by is None and not natural_end,
-            "stopped_by": rt.stopped_by or ("run_time" if natural_end else "interrupt"),
+            "interrupted": stopped_by is None,
+            "stopped_by": stopped_by or "interrupt",
             "reproduce": s.reproduce,
         },
         target={"base_url": s.host, "model": s.model, "profile": s.profile, "scenario": s.scenario},

@@ -125,6 +125,10 @@ LOAD_OPTIONS = OptionTable(
             example="120", metavar="S", aliases=("timeout",),
         ),
         Option("reproduce", "the command that repeats the run", hidden=True, cli=False, env=False, reproduce=False),
+        Option(
+            "no-reports", "leave CSV, Markdown and HTML to the caller (`maascheck load` renders them itself)",
+            flag=True, hidden=True, cli=False, env=False, reproduce=False,
+        ),
     ),
     checks=(_warmup_shorter,),
 )
@@ -185,6 +189,7 @@ class Settings:
     api_key_env: str = LOAD_OPTIONS.default("api-key-env")
     timeout: float = LOAD_OPTIONS.default("request-timeout")
     reproduce: str = ""
+    render: bool = True
 
     @property
     def open_loop(self) -> bool:
@@ -232,4 +237,5 @@ def settings_from(options: Any, host: str | None) -> Settings:
         api_key_env=v.api_key_env,
         timeout=v.request_timeout,
         reproduce=v.reproduce or "",
+        render=not v.no_reports,
     )

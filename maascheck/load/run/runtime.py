@@ -61,6 +61,7 @@ class Runtime:
     pacer: Pacer | None = None
     seq: int = 0
     stopped_by: str | None = None
+    interrupted: bool = False  # Ctrl-C or SIGTERM stopped the run
     workers: dict[str, dict[str, Any]] = field(default_factory=dict)  # master: per worker summary
     gc: GcPolicy = field(default_factory=GcPolicy)
     post: Postprocessor | None = None  # load-generating processes: records made off the users' greenlets
