@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 from maascheck import __version__
 from maascheck.core.errors import ConfigError
+from maascheck.core.inert import inert
 
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -86,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args._run(args))
     except ConfigError as exc:
-        print(f"maascheck {args.command}: error: {exc}", file=sys.stderr)
+        print(f"maascheck {args.command}: error: {inert(str(exc))}", file=sys.stderr)  # may quote the target
         return EXIT_USAGE
     except KeyboardInterrupt:
         print(f"maascheck {args.command}: interrupted; partial results were kept", file=sys.stderr)

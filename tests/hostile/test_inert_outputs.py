@@ -14,6 +14,7 @@ from urllib.parse import quote
 import pytest
 
 from tests.hostile.leaky import KEY, MODEL, LeakyServer
+from tests.hostile.servers import DEFAULT_MODEL, HostileServer
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -105,4 +106,29 @@ def test_sweep_outputs_and_step_logs_hold_no_key_and_no_raw_server_text(tmp_path
     assert proc.returncode in (0, 1), proc.stderr[-3000:]
     outputs = _outputs(tmp_path, proc)
     assert {"sweep.json", "sweep.md", "sweep.html"} <= set(outputs) and any(n.endswith(".log") for n in outputs)
+    _assert_inert(outputs)
+
+
+@pytest.mark.parametrize(
+    ("command", "behaviour"),
+    [
+        pytest.param(["conformance", "--max-requests", "40"], "echo-key-masked", id="conformance-echo-key-masked"),
+        pytest.param(["conformance", "--max-requests", "40"], "control-chars", id="conformance-control-chars"),
+        pytest.param(["load", "--users", "2", "--run-time", "2s", "--warmup", "0s"], "echo-key", id="load-echo-key"),
+        pytest.param(
+            ["load", "--users", "2", "--run-time", "2s", "--warmup", "0s"], "control-chars", id="load-control-chars"
+        ),
+    ],
+)
+def test_the_catalogue_echo_and_control_servers_leave_no_trace(
+    command: list[str], behaviour: str, tmp_path: Path
+) -> None:
+    """The cases of issue 9 as the misbehaving-server catalogue serves them (key echoed, masked middle, ANSI)."""
+    with HostileServer(api_key=KEY) as server:
+        proc = _run([*command, "--base-url", server.base_url(behaviour), "--model", DEFAULT_MODEL,
+                     "--api-key-env", KEY_ENV, "--report-dir", str(tmp_path)])  # fmt: skip
+        assert any(seen.bearer == KEY for seen in server.seen)
+    assert proc.returncode in (0, 1, 2), proc.stderr[-3000:]
+    outputs = _outputs(tmp_path, proc)
+    assert "results.json" in outputs or proc.returncode == 2
     _assert_inert(outputs)
