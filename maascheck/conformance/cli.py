@@ -1,7 +1,8 @@
 """`maascheck conformance`: run the conformance suite (pytest + the maascheck plugin) against an endpoint.
 
 Everything after a bare `--` goes to pytest untouched (e.g. `-- -k STREAM -x`).
-Exit codes: 0 pass, 1 the target failed (MUST failures; SHOULD too with --strict), 2 bad usage,
+Exit codes: 0 pass, 1 the target failed under the --verdict view (compat by default: client breakage,
+5xx, hangs, truncation, arithmetic; strict: every MUST; SHOULD too with --strict), 2 bad usage,
 130 interrupted.
 """
 
@@ -56,8 +57,10 @@ def run(args: argparse.Namespace) -> int:
     if results.is_file():
         doc = json.loads(results.read_text(encoding="utf-8"))
         s = doc["summary"]
+        both = ", ".join(f"{name} {v['verdict'].upper()}" for name, v in s.get("views", {}).items())
         print(
-            f"maascheck conformance: {s['verdict'].upper()} ({doc['run']['requests_made']} requests); "
+            f"maascheck conformance: {s['verdict'].upper()} by --verdict {s.get('view', 'compat')} "
+            f"({both}; {doc['run']['requests_made']} requests); "
             f"reports in {report_dir}/ (results.json, summary.md, summary.html, junit.xml)"
         )
     if code == int(pytest.ExitCode.INTERRUPTED):

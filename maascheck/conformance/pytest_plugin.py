@@ -4,7 +4,9 @@ Loaded in every pytest run (entry point `pytest11: maascheck`) and inert unless 
 MAASCHECK_BASE_URL) is given. Options live in the "maascheck" group; each has a `--maascheck-`
 prefixed name, and the short name (`--model`, `--profile`...) too when no other plugin took it.
 pytest owns `--strict`, so strictness is `--maascheck-strict` here (`maascheck conformance --strict`).
-Exit status: MUST failures, errors and strict xpasses fail the run; SHOULD failures only with
+Exit status: the view `--verdict` picks (maascheck.conformance.engine.verdict): compat (default) fails
+on MUST failures with client impact and on every 5xx, hang, truncation and wrong arithmetic; strict
+on every MUST failure. Both fail on errors and strict xpasses; SHOULD failures count only with
 --maascheck-strict; MAY failures never.
 """
 
@@ -194,10 +196,13 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     s, run = state.doc["summary"], state.doc["run"]
     terminalreporter.section("maascheck conformance")
     terminalreporter.write_line(
-        f"verdict {s['verdict'].upper()}: MUST failed {s['must_failed']}, SHOULD failed {s['should_failed']}"
-        f"{' (counted: --strict)' if run['strict'] else ' (not counted without --strict)'}, "
+        f"verdict {s['verdict'].upper()} ({s['view']}): MUST failed {s['must_failed']}, SHOULD failed "
+        f"{s['should_failed']}{' (counted: --strict)' if run['strict'] else ' (not counted without --strict)'}, "
         f"{run['requests_made']} requests"
     )
+    for name, view in s["views"].items():
+        counted = ", ".join(view["failing"]) or "nothing"
+        terminalreporter.write_line(f"  {name}: {view['verdict'].upper()} (counts {counted})")
     terminalreporter.write_line(
         f"reports: {state.run.report_dir}/results.json, summary.md, summary.html, junit.xml"
     )

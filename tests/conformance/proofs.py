@@ -27,6 +27,7 @@ class Proof:
     exit_code: int = 0
     leaked_key: bool = False
     schema_errors: list[str] = field(default_factory=list)
+    views: dict[str, dict[str, object]] = field(default_factory=dict)  # results.json summary.views
 
 
 def run(
@@ -72,6 +73,7 @@ def run(
         exit_code=result.exit_code,
         leaked_key=SIM_KEY in doc,
         schema_errors=schemas.errors("conformance-results", document),
+        views=document["summary"]["views"],
     )
 
 

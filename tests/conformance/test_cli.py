@@ -43,8 +43,9 @@ def _outputs(report_dir: Path, proc: subprocess.CompletedProcess[str]) -> str:
 
 
 def test_must_failure_exits_1_with_reports_and_no_key(tmp_path: Path) -> None:
+    # AUTH-002 (a wrong key accepted) breaks no client: the strict view fails it, the compat view does not
     with simulator("auth-presence-only") as url:
-        proc = _run(url, tmp_path, "--", "-k", "AUTH or MODELS")
+        proc = _run(url, tmp_path, "--verdict", "strict", "--", "-k", "AUTH or MODELS")
     assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert {p.name for p in tmp_path.iterdir()} >= {"results.json", "junit.xml", "summary.md", "summary.html"}
     doc = json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))
@@ -54,15 +55,20 @@ def test_must_failure_exits_1_with_reports_and_no_key(tmp_path: Path) -> None:
     }
     assert [r["id"] for r in doc["rules"] if r["outcome"] == "failed"] == ["AUTH-002"]
     assert doc["summary"]["verdict"] == "fail" and doc["run"]["requests_made"] <= 4
+    assert doc["summary"]["view"] == "strict"
+    assert doc["summary"]["views"]["strict"]["failing"] == ["AUTH-002"]
+    assert doc["summary"]["views"]["compat"] == {"verdict": "pass", "exit_code": 0, "failing": []}
     assert "--api-key-env MY_PROVIDER_KEY" in doc["run"]["reproduce"]
+    assert "--verdict strict" in doc["run"]["reproduce"]
     assert "AUTH-002" in proc.stdout and "$MY_PROVIDER_KEY" in proc.stdout
     assert SIM_KEY not in _outputs(tmp_path, proc)
 
 
 def test_should_failure_passes_unless_strict(tmp_path: Path) -> None:
+    # ERR-009 is a SHOULD of hygiene impact: only the strict view with --strict counts it
     with simulator("error-param-null") as url:
-        lenient = _run(url, tmp_path / "lenient", "--", "-k", "ERR")
-        strict = _run(url, tmp_path / "strict", "--strict", "--", "-k", "ERR")
+        lenient = _run(url, tmp_path / "lenient", "--verdict", "strict", "--", "-k", "ERR")
+        strict = _run(url, tmp_path / "strict", "--strict", "--verdict", "strict", "--", "-k", "ERR")
     assert lenient.returncode == 0, lenient.stdout[-3000:]
     assert strict.returncode == 1, strict.stdout[-3000:]
     assert "ERR-009" in lenient.stdout and "verdict PASS" in lenient.stdout
@@ -107,6 +113,8 @@ def test_pytest_directly_with_short_options_and_selection(tmp_path: Path) -> Non
             "sim-chat",
             "--report-dir",
             str(tmp_path),
+            "--verdict",
+            "strict",
             "-k",
             "MODELS",
             "-x",

@@ -9,6 +9,7 @@ import pytest
 
 from maascheck.conformance.engine.options import RunOptions
 from maascheck.conformance.engine.runner import run_suite
+from maascheck.conformance.engine.verdict import View
 from maascheck.conformance.report import summary as report
 from maascheck.conformance.report.results import from_suite, write
 from maascheck.core.profiles import load_profile
@@ -23,7 +24,8 @@ def report_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A report folder holding only the results.json of a run where MODELS-002 fails."""
     folder = tmp_path_factory.mktemp("report")
     with simulator("models-wrong-object") as url:
-        options = RunOptions(model="sim-chat<script>", base_url=url, api_key=SIM_KEY)
+        # MODELS-002 is of spec impact: the strict view fails the run
+        options = RunOptions(model="sim-chat<script>", base_url=url, api_key=SIM_KEY, verdict=View.STRICT)
         result = run_suite(url, load_profile("openai"), options, only=lambda r: r.area in ("models", "auth"))
     write(from_suite(result, options, load_profile("openai")), folder / "results.json")
     return folder

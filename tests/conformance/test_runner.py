@@ -10,6 +10,7 @@ import pytest
 
 from maascheck.conformance.engine.options import RunOptions
 from maascheck.conformance.engine.runner import BUDGET_EXHAUSTED, run_suite
+from maascheck.conformance.engine.verdict import View
 from maascheck.conformance.report.results import from_suite
 from maascheck.core import schema_registry as schemas
 from maascheck.core.profiles import Deviation, load_profile
@@ -51,7 +52,10 @@ def test_should_failure_fails_the_run_only_when_strict() -> None:
     with simulator("error-param-null") as url:
         lenient = run_suite(url, load_profile("openai"), _options(url), only=lambda r: r.area == "errors")
         strict = run_suite(
-            url, load_profile("openai"), _options(url, strict=True), only=lambda r: r.area == "errors"
+            url,
+            load_profile("openai"),
+            _options(url, strict=True, verdict=View.STRICT),
+            only=lambda r: r.area == "errors",
         )
     assert lenient.ids("failed") == {"ERR-009"} and lenient.exit_code == 0
     assert strict.exit_code == 1

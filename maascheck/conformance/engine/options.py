@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
+from maascheck.conformance.engine.verdict import DEFAULT_VIEW, View
 from maascheck.core.options import (
     API_KEY_ENV,
     BASE_URL,
@@ -54,6 +55,15 @@ CONFORMANCE_OPTIONS = OptionTable(
         REPORT_DIR,
         Option("max-requests", "request budget for the run", integer(1), 250, example="150", metavar="N"),
         Option("strict", "SHOULD failures fail the run too", flag=True, pytest_short=False),
+        Option(
+            "verdict",
+            "which view sets the exit code: compat (client breakage, 5xx, hangs, truncation, wrong arithmetic) "
+            "or strict (every MUST failure); the report shows both",
+            choice(*(v.value for v in View)),
+            DEFAULT_VIEW.value,
+            example="strict",
+            metavar="VIEW",
+        ),
         SEED,
         API_KEY_ENV,
         Option(
@@ -151,6 +161,7 @@ class RunOptions:
     seed: int = CONFORMANCE_OPTIONS.default("seed")
     max_requests: int | None = DEFAULT_MAX_REQUESTS
     strict: bool = False
+    verdict: str = DEFAULT_VIEW.value  # compat | strict: the view that sets the exit code (engine/verdict.py)
     api_key_env: str = CONFORMANCE_OPTIONS.default("api-key-env")
     api_key: str | None = field(default=None, repr=False)
     stall_timeout: float = CONFORMANCE_OPTIONS.default("stall-timeout")

@@ -18,9 +18,10 @@ from typing import Any
 
 from maascheck.conformance import rules as rules_pkg
 from maascheck.conformance.engine.options import RunOptions
+from maascheck.conformance.engine.verdict import View, counts, observed_defects
 from maascheck.conformance.model.exchange import Exchange, owner_of
 from maascheck.conformance.model.probe import PROBES, Probe, ProbeEnv, SDKProbeEnv
-from maascheck.conformance.model.rule import RULES, Level, NotApplicable, Rule, RuleContext, Violation
+from maascheck.conformance.model.rule import RULES, Defect, NotApplicable, Rule, RuleContext, Violation
 from maascheck.conformance.report.evidence import redact_value, render_attempts
 from maascheck.conformance.transport.recorder import Limits, Recorder, Timeouts
 from maascheck.conformance.transport.sdk_transport import recording_client
@@ -49,13 +50,12 @@ class RuleResult:
     reason: str | None = None
     evidence: dict[str, Any] | None = None
     duration_ms: float = 0.0
+    defects: tuple[Defect, ...] = ()  # of a failure: the rule's own defect and those its exchanges show
 
     @property
     def fails_run(self) -> bool:
-        """Whether this outcome makes the run fail without --strict (MUST failure, error, strict xpass)."""
-        if self.outcome in ("error", "xpassed"):
-            return True
-        return self.outcome == "failed" and self.rule.level is Level.MUST
+        """Whether this outcome fails the strict view without --strict (MUST failure, error, strict xpass)."""
+        return counts(self, View.STRICT)
 
 
 @dataclass
@@ -71,6 +71,7 @@ class SuiteResult:
     strict: bool = False
     interrupted: bool = False
     exchanges: list[Exchange] = field(default_factory=list)
+    view: View = View.COMPAT
 
     def ids(self, *outcomes: str) -> set[str]:
         """IDs of the rules whose outcome is one of `outcomes`."""
@@ -78,16 +79,18 @@ class SuiteResult:
 
     @property
     def exit_code(self) -> int:
-        """0 pass, 1 fail: MUST failures, errors and strict xpasses fail; SHOULD failures only with strict."""
-        return verdict_exit_code(self.results, self.strict)
+        """0 pass, 1 fail under the run's view (maascheck.conformance.engine.verdict)."""
+        return verdict_exit_code(self.results, self.strict, self.view)
 
 
-def verdict_exit_code(results: Iterable[RuleResult], strict: bool) -> int:
-    """The run's exit status from its rule results (MAY failures never fail it)."""
-    for r in results:
-        if r.fails_run or (strict and r.outcome == "failed" and r.rule.level is Level.SHOULD):
-            return 1
-    return 0
+def verdict_exit_code(results: Iterable[RuleResult], strict: bool, view: View = View.COMPAT) -> int:
+    """The run's exit status from its rule results under `view` (MAY failures never fail it)."""
+    return 1 if any(counts(r, view, should=strict) for r in results) else 0
+
+
+def _defects(rule: Rule, used: Iterable[Exchange]) -> tuple[Defect, ...]:
+    found = set(observed_defects(used)) | ({rule.defect} if rule.defect else set())
+    return tuple(d for d in Defect if d in found)
 
 
 def utc_now() -> str:
@@ -361,6 +364,7 @@ class Suite:
                 "failed",
                 message=self.redactor.text(v.message),
                 evidence=self._evidence(v.expected, v.received, v.where, used),
+                defects=_defects(rule, used),
             )
         except NotApplicable as n:
             return RuleResult(rule, "skipped", reason=self.redactor.text(str(n)))
@@ -373,6 +377,7 @@ class Suite:
                     "failed",
                     message=self.redactor.text(msg),
                     evidence=self._evidence("a complete response", msg, None, ctx.used),
+                    defects=_defects(rule, ctx.used),
                 )
             tb = traceback.format_exc(limit=8)
             return RuleResult(
@@ -423,6 +428,7 @@ class Suite:
             duration_s=round(time.monotonic() - self._t0, 3),
             strict=self.options.strict,
             interrupted=interrupted,
+            view=View(self.options.verdict),
             exchanges=self.exchanges(),
         )
 

@@ -16,7 +16,8 @@ from typing import Any
 
 from maascheck import __version__
 from maascheck.conformance.engine.options import RunOptions
-from maascheck.conformance.engine.runner import RuleResult, SuiteResult, verdict_exit_code
+from maascheck.conformance.engine.runner import RuleResult, SuiteResult
+from maascheck.conformance.engine.verdict import View, views
 from maascheck.conformance.model.exchange import Exchange
 from maascheck.conformance.model.rule import Level
 from maascheck.core.inert import json_text
@@ -34,6 +35,9 @@ def rule_entry(r: RuleResult) -> dict[str, Any]:
         "title": r.rule.title,
         "source": r.rule.source,
         "area": r.rule.area,
+        "impact": r.rule.impact.value,
+        "breaks": [str(b) for b in r.rule.breaks],
+        "defects": [d.value for d in r.defects],
         "outcome": r.outcome,
         "message": r.message,
         "reason": r.reason,
@@ -71,7 +75,9 @@ def build(
     """The results.json document."""
     counts = Counter(r.outcome for r in results)
     failed = [r for r in results if r.outcome == "failed"]
-    exit_code = verdict_exit_code(results, options.strict)
+    both = views(results, should=options.strict)
+    chosen = View(options.verdict)
+    exit_code = both[chosen.value]["exit_code"]
     return {
         "schema": SCHEMA_ID,
         "tool": {"name": "maascheck", "version": __version__},
@@ -99,6 +105,8 @@ def build(
             "counts": {k: counts.get(k, 0) for k in OUTCOMES},
             "must_failed": sum(1 for r in failed if r.rule.level is Level.MUST),
             "should_failed": sum(1 for r in failed if r.rule.level is Level.SHOULD),
+            "view": chosen.value,
+            "views": both,
         },
         "rules": [rule_entry(r) for r in results],
         "findings": [
