@@ -3,8 +3,8 @@
 The model a probe uses, the acceptance check of an exchange (`accepted`, `stream_accepted`) and the
 guard of the rules that only read a successful one (`body_of`, `chunks_of`), schema checks that
 leave fields owned by a more specific rule to that rule, and the readers of a chat stream's chunks.
-This module registers no rule and no probe. Spec: CreateChatCompletionResponse (openai-openapi.yaml
-l.33507), CreateChatCompletionStreamResponse (l.33665).
+This module registers no rule and no probe. Spec: the OpenAI spec's CreateChatCompletionResponse
+and CreateChatCompletionStreamResponse.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from maascheck.conformance.model.rule import NotApplicable, RuleContext, Violati
 from maascheck.core import schema_registry as schemas
 from maascheck.core.profiles import Profile
 
-SPEC_RESPONSE = "openai-openapi.yaml CreateChatCompletionResponse l.33507"
-PROMPT = "Say this is a test!"  # the example prompt of seeds/000
+SPEC_RESPONSE = "OpenAI spec CreateChatCompletionResponse"
+PROMPT = "Say this is a test!"  # the example prompt of 常见模型 API 文档
 MAX_TOKENS = 16
 
 # Every non-streaming chat probe of this suite whose 200 body is a chat.completion.
@@ -66,7 +66,7 @@ def user(text: str) -> list[dict[str, Any]]:
 
 
 def chat_body(env: ProbeEnv, **extra: Any) -> dict[str, Any]:
-    """The suite's plain chat request (seeds/000 prompt, small max_tokens, explicit `stream`) plus `extra`."""
+    """The suite's plain chat request (常见模型 API 文档 prompt, small max_tokens, explicit `stream`) plus `extra`."""
     body: dict[str, Any] = {
         "model": model_for(env.profile, env.options),
         "messages": user(PROMPT),
@@ -224,7 +224,7 @@ def at(*pattern: Any) -> Callable[[tuple[Any, ...]], bool]:
 
     return match
 
-SPEC_CHUNK = "openai-openapi.yaml CreateChatCompletionStreamResponse l.33665"
+SPEC_CHUNK = "OpenAI spec CreateChatCompletionStreamResponse"
 
 # Every chat stream the suite makes, and every stream (chat and legacy completions).
 CHAT_STREAMS = (

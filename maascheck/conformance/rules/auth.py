@@ -1,6 +1,6 @@
 """AUTH: requests without a valid bearer key are refused with 401 and an error envelope.
 
-Sources: openai-openapi.yaml `securitySchemes.ApiKeyAuth` (http bearer); OpenAI's error-code guide
+Sources: OpenAI spec `securitySchemes.ApiKeyAuth` (http bearer); OpenAI's error-code guide
 ("401 - Invalid Authentication / Incorrect API key provided"); every seed documents a Bearer key.
 """
 
@@ -14,7 +14,7 @@ from maascheck.conformance.model.rule import Impact, Level, NotApplicable, RuleC
 from maascheck.conformance.rules.checks import require_status, schema_errors
 
 SOURCE = (
-    "openai-openapi.yaml securitySchemes.ApiKeyAuth (bearer); OpenAI error codes: 401 Invalid Authentication"
+    "OpenAI spec securitySchemes.ApiKeyAuth (bearer); OpenAI error codes: 401 Invalid Authentication"
 )
 
 
@@ -69,7 +69,7 @@ def _envelope_problem(ex: Exchange) -> list[tuple[str, str]] | None:
     "AUTH-003",
     Level.MUST,
     "A 401 response carries an OpenAI error envelope",
-    source=SOURCE + "; ErrorResponse l.38286",
+    source=SOURCE + "; ErrorResponse",
     probes=("auth-missing", "auth-wrong"),
     impact=Impact.SPEC,
 )

@@ -2,7 +2,7 @@
 
 A `Range` (maascheck/profiles.py) comes from the active profile, so the same functions give
 taichu's open top_p interval (0.0, 1.0) (seed 001: the bounds themselves are outside) and the
-spec's closed [0, 1] (notes/openai-spec-rules.md a.1). Numbers move by the range's documented
+spec's closed [0, 1] . Numbers move by the range's documented
 `step` (seed 001: 调节最小细粒度 0.01 / 0.1), else by 0.01 for numbers and 1 for integers.
 Besides the bounds come type confusion (a string; a fraction for integers) and, for numbers, a
 JSON number that overflows to infinity. Hypothesis adds draws from inside and outside the range;

@@ -1,7 +1,7 @@
 """Non-streaming chat completions: status, schema, object name, choice indexes, role, strict-spec keys, `n`.
 
 What every area's probes share lives in `conformance/rules/_common.py`.
-Spec: CreateChatCompletionResponse (openai-openapi.yaml l.33507).
+Spec: CreateChatCompletionResponse (OpenAI spec).
 """
 
 from __future__ import annotations
@@ -55,13 +55,13 @@ probe(
     "CHAT-001",
     Level.MUST,
     "A valid non-streaming chat request is answered 200 with a JSON object",
-    source=f"{SPEC_RESPONSE} (200 application/json); seeds/000 non-stream example",
+    source=f"{SPEC_RESPONSE} (200 application/json); 常见模型 API 文档 non-stream example",
     probes=("chat",),
     impact=Impact.CLIENT,
     breaks=[STATUS_ERROR, NOT_JSON_BODY],
 )
 def chat_accepted(ctx: RuleContext) -> None:
-    """The suite's plain chat request (seeds/000 prompt, `stream: false`) gets a JSON chat completion."""
+    """The suite's plain chat request (常见模型 API 文档 prompt, `stream: false`) gets a JSON chat completion."""
     accepted(ctx.exchange("chat"), "the plain chat request", SPEC_RESPONSE)
 
 
@@ -150,7 +150,7 @@ def chat_indexes(ctx: RuleContext) -> None:
     "CHAT-005",
     Level.MUST,
     'A chat completion\'s message role is "assistant"',
-    source="openai-openapi.yaml ChatCompletionResponseMessage l.31629 role enum [assistant]",
+    source="OpenAI spec ChatCompletionResponseMessage role enum [assistant]",
     probes=NON_STREAM_CHAT,
     impact=Impact.SPEC,
 )
@@ -162,7 +162,7 @@ def chat_role(ctx: RuleContext) -> None:
             if role != "assistant":
                 raise Violation(
                     f"probe {ex.probe}: choices[{i}].message.role is {role!r}, expected 'assistant' "
-                    "(ChatCompletionResponseMessage l.31629)",
+                    "(ChatCompletionResponseMessage)",
                     expected="assistant",
                     received=role,
                     where=f"$.choices[{i}].message.role",
@@ -198,7 +198,7 @@ def chat_logprobs_key(ctx: RuleContext) -> None:
     "CHAT-007",
     Level.MUST,
     "Every chat message carries the refusal key (null when there is none)",
-    source="openai-openapi.yaml ChatCompletionResponseMessage l.31629 required [role, content, refusal]",
+    source="OpenAI spec ChatCompletionResponseMessage required [role, content, refusal]",
     probes=NON_STREAM_CHAT,
     requires=("strict_response_fields",),
     impact=Impact.SPEC,
@@ -211,7 +211,7 @@ def chat_refusal_key(ctx: RuleContext) -> None:
             if msg and "refusal" not in msg:
                 raise Violation(
                     f"probe {ex.probe}: choices[{i}].message has no 'refusal' key; the spec requires it, "
-                    "null when the model did not refuse (ChatCompletionResponseMessage l.31629)",
+                    "null when the model did not refuse (ChatCompletionResponseMessage)",
                     expected="a refusal key (null allowed)",
                     received=sorted(msg),
                     where=f"$.choices[{i}].message",
@@ -223,7 +223,7 @@ def chat_refusal_key(ctx: RuleContext) -> None:
     "CHAT-008",
     Level.MUST,
     "n=2 yields two choices",
-    source="openai-openapi.yaml CreateChatCompletionRequest.n l.33105; seeds/003 response table (choices)",
+    source="OpenAI spec CreateChatCompletionRequest.n; openapi.hhaice.com response table (choices)",
     probes=("chat-n2",),
     requires=("n",),
     impact=Impact.SPEC,
@@ -248,7 +248,7 @@ def chat_n(ctx: RuleContext) -> None:
     "CHAT-009",
     Level.MUST,
     "n=2 in a stream yields chunks for choices 0 and 1",
-    source="openai-openapi.yaml CreateChatCompletionStreamResponse l.33665 choices ('more than one "
+    source="OpenAI spec CreateChatCompletionStreamResponse choices ('more than one "
     "elements if n is greater than 1')",
     probes=("chat-n2-stream",),
     requires=("n",),
@@ -262,7 +262,7 @@ def chat_n_stream(ctx: RuleContext) -> None:
     if not same_indexes(seen, 2):
         raise Violation(
             f"n=2 streamed choices with indexes {seen}, expected [0, 1] (CreateChatCompletionStreamResponse "
-            "choices l.33665)",
+            "choices)",
             expected=[0, 1],
             received=seen,
             where="$.choices[*].index over all chunks",

@@ -1,7 +1,7 @@
 """Legacy /completions: status, schema, object name, finish_reason values, and logprobs alternatives.
 
-Spec: CreateCompletionRequest (openai-openapi.yaml l.33821) and CreateCompletionResponse (l.34059):
-"both the streamed and non-streamed response objects share the same shape". seeds/000 documents
+Spec: CreateCompletionRequest (OpenAI spec) and CreateCompletionResponse:
+"both the streamed and non-streamed response objects share the same shape". 常见模型 API 文档 documents
 the endpoint as returning "one or more predicted completions, with the probabilities of
 alternative tokens at each position" (logprobs).
 """
@@ -29,7 +29,7 @@ from maascheck.conformance.rules._common import (
     stream_accepted,
 )
 
-SPEC = "openai-openapi.yaml CreateCompletionResponse l.34059"
+SPEC = "OpenAI spec CreateCompletionResponse"
 SCHEMA = "completion"
 CHUNK_SCHEMA = "completion-chunk"
 FINISH = ("stop", "length", "content_filter")
@@ -41,7 +41,7 @@ OWNED = (at("object"), at("choices", None, "finish_reason"))
 
 
 def completion_body(env: ProbeEnv, **extra: Any) -> dict[str, Any]:
-    """The suite's legacy completion request: the seeds/000 prompt, a small max_tokens, explicit `stream`."""
+    """The suite's legacy completion request: the 常见模型 API 文档 prompt, a small max_tokens, explicit `stream`."""
     body: dict[str, Any] = {
         "model": model_for(env.profile, env.options),
         "prompt": PROMPT,
@@ -103,7 +103,7 @@ probe(
     "COMP-001",
     Level.MUST,
     "A valid legacy completion request is answered 200, streamed or not",
-    source=f"{SPEC} (200); seeds/000 (POST /v1/completions)",
+    source=f"{SPEC} (200); 常见模型 API 文档 (POST /v1/completions)",
     probes=PROBES,
     requires=("completions",),
     impact=Impact.CLIENT,
@@ -150,7 +150,7 @@ def completion_schema(ctx: RuleContext) -> None:
     "COMP-003",
     Level.MUST,
     'A completion\'s object is "text_completion", in a stream too',
-    source=f"{SPEC} object enum [text_completion]; notes a.5 (TensorRT-LLM #12758)",
+    source=f"{SPEC} object enum [text_completion]; NVIDIA/TensorRT-LLM#12758",
     probes=(*PROBES, "completions-logprobs"),
     requires=("completions",),
     impact=Impact.SPEC,
@@ -211,8 +211,8 @@ def _logprobs(ctx: RuleContext, *, owner: bool) -> tuple[Exchange, list[Any]]:
     "COMP-005",
     Level.MUST,
     "logprobs=N returns the alternatives of each generated position",
-    source="seeds/000 (/v1/completions '返回每个位置的替代标记的概率'); openai-openapi.yaml "
-    "CreateCompletionRequest.logprobs l.33938",
+    source="常见模型 API 文档 (/v1/completions '返回每个位置的替代标记的概率'); OpenAI spec "
+    "CreateCompletionRequest.logprobs",
     probes=("completions-logprobs",),
     requires=("completions", "logprobs"),
     impact=Impact.SPEC,
@@ -230,7 +230,7 @@ def completion_logprobs(ctx: RuleContext) -> None:
         raise Violation(
             f"logprobs={LOGPROBS} returned logprobs {str(lp)[:200]}; expected tokens[] and, per token, "
             "a non-empty "
-            "top_logprobs mapping of alternative tokens to log probabilities (seeds/000)",
+            "top_logprobs mapping of alternative tokens to log probabilities (常见模型 API 文档)",
             expected="{tokens: [...], top_logprobs: [{token: logprob, ...} per token]}",
             received=lp,
             where="$.choices[0].logprobs",
@@ -242,7 +242,7 @@ def completion_logprobs(ctx: RuleContext) -> None:
     "COMP-006",
     Level.MUST,
     "logprobs=N returns at most N+1 alternatives per position",
-    source="openai-openapi.yaml CreateCompletionRequest.logprobs l.33946 ('there may be up to logprobs+1 "
+    source="OpenAI spec CreateCompletionRequest.logprobs ('there may be up to logprobs+1 "
     "elements in the response')",
     probes=("completions-logprobs",),
     requires=("completions", "logprobs"),
@@ -257,7 +257,7 @@ def completion_logprobs_bound(ctx: RuleContext) -> None:
         if isinstance(alts, dict) and len(alts) > LOGPROBS + 1:
             raise Violation(
                 f"top_logprobs[{pos}] has {len(alts)} alternatives for logprobs={LOGPROBS}; at most "
-                f"{LOGPROBS + 1} are allowed (CreateCompletionRequest.logprobs l.33946)",
+                f"{LOGPROBS + 1} are allowed (CreateCompletionRequest.logprobs)",
                 expected=f"<= {LOGPROBS + 1}",
                 received=len(alts),
                 where=f"$.choices[0].logprobs.top_logprobs[{pos}]",

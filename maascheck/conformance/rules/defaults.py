@@ -1,7 +1,7 @@
 """Documented defaults: a request without `stream` streams exactly when the profile says the default is true.
 
-Spec: CreateChatCompletionRequest.stream (openai-openapi.yaml l.33320, default false);
-seeds/001 (Taichu-VL: stream "默认值为 true"); seeds/003 (stream "默认为 false").
+Spec: CreateChatCompletionRequest.stream (OpenAI spec, default false);
+预置多模态大模型服务接口说明 (Taichu-VL: stream "默认值为 true"); openapi.hhaice.com (stream "默认为 false").
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from maascheck.conformance.rules._clients import STREAM_UNASKED
 from maascheck.conformance.rules._common import chat_body, failure
 
 SOURCE = (
-    "openai-openapi.yaml CreateChatCompletionRequest.stream l.33320 (default false); "
-    "seeds/001 (默认值为 true)"
+    "OpenAI spec CreateChatCompletionRequest.stream (default false); "
+    "预置多模态大模型服务接口说明 (默认值为 true)"
 )
 
 

@@ -1,8 +1,8 @@
 """ERR: invalid requests are refused before generation with a 4xx and an OpenAI error envelope.
 
-The spec documents no 4xx for /chat/completions (notes/openai-spec-rules.md P3); the envelope is
-ErrorResponse (l.38286) / Error (l.38249), and OpenAI answers invalid requests with 400
-`invalid_request_error` (notes a.6) and unknown models with 404 `model_not_found`.
+The spec documents no 4xx for /chat/completions ; the envelope is
+ErrorResponse / Error, and OpenAI answers invalid requests with 400
+`invalid_request_error`  and unknown models with 404 `model_not_found`.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from maascheck.conformance.model.probe import Probe, ProbeEnv, probe
 from maascheck.conformance.model.rule import Impact, Level, NotApplicable, RuleContext, Violation, rule
 from maascheck.conformance.rules.checks import media_type, require_status, schema_errors
 
-ENVELOPE = "openai-openapi.yaml ErrorResponse (l.38286), Error (l.38249)"
-REQUEST = "openai-openapi.yaml CreateChatCompletionRequest (l.33105)"
+ENVELOPE = "OpenAI spec ErrorResponse, Error"
+REQUEST = "OpenAI spec CreateChatCompletionRequest"
 UNKNOWN_MODEL = "maascheck-no-such-model"
 _DROP = object()
 
@@ -119,7 +119,7 @@ def unknown_model(ctx: RuleContext) -> None:
     "ERR-005",
     Level.MUST,
     "A message with an unknown role is refused with 400",
-    source="openai-openapi.yaml ChatCompletionRequestMessage (oneOf, discriminated on role)",
+    source="OpenAI spec ChatCompletionRequestMessage (oneOf, discriminated on role)",
     probes=("err-bad-role",),
     impact=Impact.SPEC,
 )
@@ -132,7 +132,7 @@ def bad_role(ctx: RuleContext) -> None:
     "ERR-006",
     Level.MUST,
     "A content part of an unknown type is refused with 400",
-    source="openai-openapi.yaml ChatCompletionRequestUserMessageContentPart (text, image_url, ...)",
+    source="OpenAI spec ChatCompletionRequestUserMessageContentPart (text, image_url, ...)",
     probes=("err-bad-content-part",),
     impact=Impact.SPEC,
 )
@@ -201,7 +201,7 @@ def error_content_type(ctx: RuleContext) -> None:
     "ERR-009",
     Level.SHOULD,
     "The error for a wrongly typed field names it in `error.param`",
-    source=ENVELOPE + " param: string|null; notes a.6 ('$.stop' is invalid ...)",
+    source=ENVELOPE + " param: string|null",
     probes=("err-wrong-type",),
     impact=Impact.HYGIENE,
 )
@@ -228,7 +228,8 @@ def error_param(ctx: RuleContext) -> None:
     "ERR-010",
     Level.MUST,
     "A 200 response never carries an `error` object",
-    source=ENVELOPE + "; notes b.1 rule 10 (errors before streaming are HTTP 4xx/5xx)",
+    source=ENVELOPE + "; OpenAI error codes guide (platform.openai.com/docs/guides/error-codes: "
+    "errors are HTTP 4xx/5xx)",
     probes=(*ERROR_PROBES, "models-list", "sdk-chat"),
     impact=Impact.SPEC,
 )  # sdk-chat: a plain successful non-stream chat
@@ -263,7 +264,7 @@ def no_error_in_200(ctx: RuleContext) -> None:
     impact=Impact.SPEC,
 )
 def error_strict(ctx: RuleContext) -> None:
-    """The spec's Error requires param and code; vLLM's integer `code: 400` is a deviation (notes a.6)."""
+    """The spec's Error requires param and code; vLLM's integer `code: 400` is a deviation ."""
     for ex in _error_responses(ctx):
         doc = ex.json
         if doc is None or schema_errors("error", doc):

@@ -1,6 +1,6 @@
 """Finds vendor extension fields in responses: keys the OpenAI schemas do not define (informational).
 
-Response schemas do not forbid extra keys (notes/openai-spec-rules.md P5), so extensions such as
+Response schemas do not forbid extra keys , so extensions such as
 `reasoning_content` or `stop_reason` are legal; the report lists them so users see what they get.
 """
 
@@ -10,8 +10,8 @@ from typing import Any
 
 from maascheck.conformance.model.exchange import Exchange
 
-# Keys defined by the spec's response objects (CreateChatCompletionResponse l.33507,
-# CreateChatCompletionStreamResponse l.33665, CreateCompletionResponse l.34059, ListModelsResponse l.42971).
+# Keys defined by the spec's response objects (CreateChatCompletionResponse,
+# CreateChatCompletionStreamResponse, CreateCompletionResponse, ListModelsResponse).
 TOP = {
     "id",
     "object",

@@ -14,7 +14,7 @@ from maascheck.conformance.model.rule import Impact, Level, NotApplicable, RuleC
 from maascheck.conformance.rules._common import accepted, chat_body
 from maascheck.core.profiles import Profile
 
-SEED_STOP_TOKEN_IDS = [151329, 151336, 151338]  # seeds/000, ChatGLM4-9B example
+SEED_STOP_TOKEN_IDS = [151329, 151336, 151338]  # 常见模型 API 文档, ChatGLM4-9B example
 
 
 def require_listed(profile: Profile, param: str) -> None:
@@ -67,25 +67,27 @@ probe(
     "EXT-001",
     Level.MUST,
     "A documented stop_token_ids list is accepted",
-    source="seeds/000 (ChatGLM4-9B stop_token_ids [151329,151336,151338]; MiniCPM-V [292542])",
+    source="常见模型 API 文档 (ChatGLM4-9B stop_token_ids [151329,151336,151338]; MiniCPM-V [292542])",
     probes=("ext-stop-token-ids",),
     impact=Impact.SPEC,
 )
 def stop_token_ids(ctx: RuleContext) -> None:
     """A chat request with the seed's `stop_token_ids` gets 200 when the profile lists the parameter."""
     require_listed(ctx.profile, "stop_token_ids")
-    accepted(ctx.exchange("ext-stop-token-ids"), "the request with stop_token_ids", "seeds/000")
+    accepted(ctx.exchange("ext-stop-token-ids"), "the request with stop_token_ids", "常见模型 API 文档")
 
 
 @rule(
     "EXT-002",
     Level.MUST,
     "repetition_penalty at an in-range value is accepted",
-    source="seeds/001 (repetition_penalty: (1.0, 2.0), default 1.0)",
+    source="预置多模态大模型服务接口说明 (repetition_penalty: (1.0, 2.0), default 1.0)",
     probes=("ext-repetition-penalty",),
     impact=Impact.SPEC,
 )
 def repetition_penalty_accepted(ctx: RuleContext) -> None:
     """A chat request with an in-range `repetition_penalty` gets 200 when the profile lists the parameter."""
     require_listed(ctx.profile, "repetition_penalty")
-    accepted(ctx.exchange("ext-repetition-penalty"), "the request with repetition_penalty", "seeds/001")
+    accepted(
+        ctx.exchange("ext-repetition-penalty"), "the request with repetition_penalty", "预置多模态大模型服务接口说明"
+    )

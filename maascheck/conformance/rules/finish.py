@@ -3,8 +3,8 @@
 The stop-sequence rules work against any model, even a tiny real one: a deterministic baseline
 (lowest temperature, a seed) asks for a long enumerated answer; a word from the middle of that
 answer becomes the stop sequence of a second, otherwise identical request. Spec:
-CreateChatCompletionResponse.choices[].finish_reason (openai-openapi.yaml l.33507),
-StopConfiguration (l.63253).
+CreateChatCompletionResponse.choices[].finish_reason (OpenAI spec),
+StopConfiguration.
 """
 
 from __future__ import annotations
@@ -32,9 +32,9 @@ from maascheck.conformance.rules._common import (
 )
 from maascheck.core.profiles import Profile
 
-SPEC_FINISH = "openai-openapi.yaml CreateChatCompletionResponse.choices[].finish_reason l.33507"
+SPEC_FINISH = "OpenAI spec CreateChatCompletionResponse.choices[].finish_reason"
 SPEC_STOP = (
-    "openai-openapi.yaml StopConfiguration l.63253 ('The returned text will not contain the stop sequence')"
+    "OpenAI spec StopConfiguration ('The returned text will not contain the stop sequence')"
 )
 LONG_PROMPT = "Count from 1 to 50, one number per line, with no other text."
 LENGTH_LIMIT = 5  # tokens: far below what LONG_PROMPT elicits
@@ -184,7 +184,7 @@ def _expect_length(ex: Exchange, body: dict[str, Any], param: str) -> None:
             f"probe {ex.probe}: {param}={limit_of(ex)} cut the answer but finish_reason is {reason!r}, "
             "expected "
             f"'length' ({SPEC_FINISH}: 'length if the maximum number of tokens specified in the request was "
-            "reached'; seeds/001 finish_reason table)",
+            "reached'; 预置多模态大模型服务接口说明 finish_reason table)",
             expected="length",
             received=reason,
             where="$.choices[0].finish_reason",
@@ -196,7 +196,7 @@ def _expect_length(ex: Exchange, body: dict[str, Any], param: str) -> None:
     "FINISH-001",
     Level.MUST,
     'finish_reason is "length" when max_tokens cuts the answer',
-    source=f"{SPEC_FINISH}; seeds/001 finish_reason ('length: 输出长度达到 max_tokens')",
+    source=f"{SPEC_FINISH}; 预置多模态大模型服务接口说明 finish_reason ('length: 输出长度达到 max_tokens')",
     probes=("finish-length",),
     impact=Impact.SPEC,
 )
@@ -210,7 +210,7 @@ def finish_length(ctx: RuleContext) -> None:
     "FINISH-002",
     Level.MUST,
     'finish_reason is "length" when max_completion_tokens cuts the answer',
-    source=f"{SPEC_FINISH}; CreateChatCompletionRequest.max_completion_tokens l.33146",
+    source=f"{SPEC_FINISH}; CreateChatCompletionRequest.max_completion_tokens",
     probes=("finish-length-mct",),
     requires=("max_completion_tokens",),
     impact=Impact.SPEC,
@@ -227,7 +227,7 @@ def finish_length_mct(ctx: RuleContext) -> None:
     "FINISH-003",
     Level.MUST,
     'A stream cut by max_tokens finishes with "length"',
-    source="openai-openapi.yaml CreateChatCompletionStreamResponse.choices[].finish_reason l.33665",
+    source="OpenAI spec CreateChatCompletionStreamResponse.choices[].finish_reason",
     probes=("finish-length-stream",),
     impact=Impact.SPEC,
 )
@@ -326,7 +326,7 @@ def stop_excluded(ctx: RuleContext) -> None:
     Level.MUST,
     'finish_reason is "tool_calls" when the model called a tool',
     source=f"{SPEC_FINISH} ('tool_calls if the model called a tool'); "
-    "seeds/001 ('tool_calls: 表示模型命中函数')",
+    "预置多模态大模型服务接口说明 ('tool_calls: 表示模型命中函数')",
     probes=("tools", "tools-stream"),
     requires=("tools",),
     impact=Impact.SPEC,

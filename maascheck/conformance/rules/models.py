@@ -1,4 +1,4 @@
-"""MODELS: `GET /models` lists the served models (OpenAI spec ListModelsResponse l.42971, Model l.44370)."""
+"""MODELS: `GET /models` lists the served models (OpenAI spec ListModelsResponse, Model)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from maascheck.conformance.model.rule import Impact, Level, NotApplicable, RuleC
 from maascheck.conformance.rules._clients import STATUS_ERROR
 from maascheck.conformance.rules.checks import json_body, media_type, precondition_status, require_status, schema_errors
 
-SPEC = "openai-openapi.yaml GET /models -> ListModelsResponse (l.42971)"
+SPEC = "OpenAI spec GET /models -> ListModelsResponse"
 
 probe(Probe(name="models-list", method="GET", path="/models", requires=("models_endpoint",)))
 
@@ -63,7 +63,7 @@ def models_envelope(ctx: RuleContext) -> None:
     "MODELS-003",
     Level.MUST,
     "Every model entry has `id`, `object: model`, `created` and `owned_by`",
-    source="openai-openapi.yaml Model (l.44370)",
+    source="OpenAI spec Model",
     probes=("models-list",),
     requires=("models_endpoint",),
     impact=Impact.SPEC,

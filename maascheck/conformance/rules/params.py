@@ -7,8 +7,8 @@ in a 200) or inconclusive (408/429). Ranges come from the ACTIVE profile, so the
 seed 001's open top_p (0.0, 1.0) and the spec's closed [0, 1] differently. Effect rules judge the
 values at the edges (n at its maximum, the last of the most stop sequences, the smallest token
 limit, a repeated seed); the basic-request effects belong to the CHAT-/FINISH-/USAGE- rules.
-Sources: notes/openai-spec-rules.md a.1 (CreateChatCompletionRequest l.33105) and a.5
-(CreateCompletionRequest l.33821); seeds 001 and 003 via the profiles' `ranges`.
+Sources: OpenAI spec CreateChatCompletionRequest and CreateCompletionRequest; the seed providers'
+documented ranges via the profiles' `ranges`.
 """
 
 from __future__ import annotations
@@ -46,8 +46,8 @@ STOP_CAP = 16
 """The most stop sequences the stop probe sends (the spec allows 4)."""
 EFFECT_TOKENS = 32
 """max_tokens of the stop and seed probes: text enough to cut a stop sequence from, even after reasoning."""
-SPEC_A1 = "notes/openai-spec-rules.md a.1 (CreateChatCompletionRequest l.33105)"
-SPEC_A5 = "notes/openai-spec-rules.md a.5 (CreateCompletionRequest l.33821)"
+SPEC_A1 = "OpenAI spec CreateChatCompletionRequest"
+SPEC_A5 = "OpenAI spec CreateCompletionRequest"
 
 
 # -- classification ----------------------------------------------------------------------------------
@@ -257,25 +257,26 @@ SPECS: tuple[ParamSpec, ...] = (
         "PARAM-001",
         "temperature",
         "temperature",
-        f"{SPEC_A1} temperature minimum 0, maximum 2; seeds/001 [0.01, 1.00] closed; seeds/003 0-2",
+        f"{SPEC_A1} temperature minimum 0, maximum 2; 预置多模态大模型服务接口说明 [0.01, 1.00] closed; "
+        "openapi.hhaice.com 0-2",
     ),
     ParamSpec(
         "PARAM-002",
         "top_p",
         "top_p",
-        f"{SPEC_A1} top_p minimum 0, maximum 1 (inclusive); seeds/001 (0.0, 1.0) open",
+        f"{SPEC_A1} top_p minimum 0, maximum 1 (inclusive); 预置多模态大模型服务接口说明 (0.0, 1.0) open",
     ),
     ParamSpec(
         "PARAM-003",
         "presence_penalty",
         "presence_penalty",
-        f"{SPEC_A1} presence_penalty minimum -2, maximum 2; seeds/003 [-2.0, 2.0]",
+        f"{SPEC_A1} presence_penalty minimum -2, maximum 2; openapi.hhaice.com [-2.0, 2.0]",
     ),
     ParamSpec(
         "PARAM-004",
         "frequency_penalty",
         "frequency_penalty",
-        f"{SPEC_A1} frequency_penalty minimum -2, maximum 2; seeds/003 [-2.0, 2.0]",
+        f"{SPEC_A1} frequency_penalty minimum -2, maximum 2; openapi.hhaice.com [-2.0, 2.0]",
     ),
     ParamSpec("PARAM-005", "n", "n", f"{SPEC_A1} n integer minimum 1, maximum 128"),
     ParamSpec(
@@ -294,7 +295,7 @@ SPECS: tuple[ParamSpec, ...] = (
         "PARAM-008",
         "stop_count",
         "stop",
-        f"{SPEC_A1} stop: StopConfiguration l.63253, a string or an array of 1 to 4 strings",
+        f"{SPEC_A1} stop: StopConfiguration, a string or an array of 1 to 4 strings",
         floor=0,
         encode=_stop_value,
         type_cases=(
@@ -330,7 +331,8 @@ SPECS: tuple[ParamSpec, ...] = (
         "PARAM-013",
         "repetition_penalty",
         "repetition_penalty",
-        "seeds/001 repetition_penalty (1.0, 2.0) open, step 0.1 (vendor extension; profiles listing it)",
+        "预置多模态大模型服务接口说明 repetition_penalty (1.0, 2.0) open, step 0.1 "
+        "(vendor extension; profiles listing it)",
         vendor=True,
     ),
 )
@@ -474,7 +476,7 @@ for _spec in SPECS:
     "PARAM-020",
     Level.SHOULD,
     "A 4xx for an out-of-range value names the parameter in error.param or the message",
-    source=f"{SPEC_A1}; notes/openai-spec-rules.md a.6 (Error.param: string|null)",
+    source=f"{SPEC_A1}; OpenAI spec Error.param (string|null)",
     probes=tuple(REJECT_PROBES.values()),
     impact=Impact.HYGIENE,
 )
@@ -666,7 +668,7 @@ def stop_problem(reference: str, stop: str, choice: dict[str, Any]) -> str | Non
     "PARAM-022",
     Level.MUST,
     "With the most stop sequences allowed (4 in the spec), a match on the last one ends the output before it",
-    source=f"{SPEC_A1} stop (StopConfiguration l.63253, maxItems 4): 'The returned text will not contain the "
+    source=f"{SPEC_A1} stop (StopConfiguration, maxItems 4): 'The returned text will not contain the "
     "stop sequence'",
     probes=("params-stop-reference", "params-stop-max"),
     requires=("stop",),
@@ -750,7 +752,8 @@ def limit_problem(ex: Exchange, name: str) -> str | None:
     "PARAM-023",
     Level.MUST,
     "At the bottom of its range (1), a token limit caps usage.completion_tokens",
-    source=f"{SPEC_A1} max_tokens, max_completion_tokens; seeds/001 finish_reason length (max_tokens)",
+    source=f"{SPEC_A1} max_tokens, max_completion_tokens; 预置多模态大模型服务接口说明 finish_reason length "
+    "(max_tokens)",
     probes=tuple(MIN_LIMIT_PROBES.values()),
     impact=Impact.SPEC,
     defect=Defect.ARITHMETIC,

@@ -3,7 +3,7 @@
 The OpenAI chat spec has no reasoning text field; the convention comes from the DeepSeek API
 (`reasoning_content`) and is served by vLLM (`--reasoning-parser`), SGLang and llama.cpp
 (`--reasoning-format deepseek`); OpenRouter and newer vLLM use `reasoning` (schemas/reasoning.json).
-seeds/000 and seeds/003 serve reasoning models (DeepSeek-R1-Distill, QwQ, deepseek-r1). The rules
+常见模型 API 文档 and openapi.hhaice.com serve reasoning models (DeepSeek-R1-Distill, QwQ, deepseek-r1). The rules
 apply when the profile documents the `reasoning` feature.
 """
 

@@ -2,7 +2,7 @@
 
 The SDK runs against the base URL with `max_retries=0`; its requests are recorded through the
 suite's transport, so evidence shows exactly what it sent and read. The SDK does not validate
-response schemas (notes/openai-spec-rules.md P6): these rules say "clients work", the schema rules
+response schemas : these rules say "clients work", the schema rules
 say "the wire is right". Seed 003 promises the openai SDK; every seed promises OpenAI compatibility.
 """
 
@@ -15,7 +15,7 @@ from maascheck.conformance.model.probe import Probe, ProbeEnv, SDKProbeEnv, prob
 from maascheck.conformance.model.rule import Impact, Level, RuleContext, Violation, rule
 from maascheck.conformance.rules._clients import SDK_OBSERVED
 
-SOURCE = "openai-python (client compatibility); seeds/003 (promises the openai SDK)"
+SOURCE = "openai-python (client compatibility); openapi.hhaice.com (promises the openai SDK)"
 MESSAGES = [{"role": "user", "content": "Say OK."}]
 REASONING_FIELDS = ("reasoning_content", "reasoning")  # DeepSeek's and vLLM's names for streamed reasoning
 _MISSING = object()

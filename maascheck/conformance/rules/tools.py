@@ -1,7 +1,7 @@
 """Tool calls: a forced tool_choice yields a well-formed call to a declared function, streamed or not.
 
-Spec: ChatCompletionMessageToolCall (openai-openapi.yaml l.31004), ChatCompletionMessageToolCallChunk
-(l.31040), ChatCompletionNamedToolChoice (l.31170); notes/openai-spec-rules.md b.1 rule 9 and b.2
+Spec: ChatCompletionMessageToolCall (OpenAI spec), ChatCompletionMessageToolCallChunk
+, ChatCompletionNamedToolChoice
 (openai-python indexes `tool_calls[chunk.index]`).
 """
 
@@ -28,8 +28,8 @@ from maascheck.conformance.rules._common import (
     user,
 )
 
-SPEC_CALL = "openai-openapi.yaml ChatCompletionMessageToolCall l.31004"
-SPEC_FRAGMENT = "openai-openapi.yaml ChatCompletionMessageToolCallChunk l.31040"
+SPEC_CALL = "OpenAI spec ChatCompletionMessageToolCall"
+SPEC_FRAGMENT = "OpenAI spec ChatCompletionMessageToolCallChunk"
 
 
 def _function(name: str, description: str) -> dict[str, Any]:
@@ -130,8 +130,8 @@ probe(
     "TOOL-001",
     Level.MUST,
     "A forced tool_choice yields a tool call, streamed or not",
-    source="openai-openapi.yaml ChatCompletionNamedToolChoice l.31170 ('forces the model to call that "
-    "function'); seeds/001 (role tool, finish_reason tool_calls)",
+    source="OpenAI spec ChatCompletionNamedToolChoice ('forces the model to call that "
+    "function'); 预置多模态大模型服务接口说明 (role tool, finish_reason tool_calls)",
     probes=("tools", "tools-stream"),
     requires=("tools",),
     impact=Impact.SPEC,
@@ -149,7 +149,7 @@ def tool_called(ctx: RuleContext) -> None:
         if not found:
             raise Violation(
                 f"probe {ex.probe}: tool_choice forced function {FORCED!r} but the answer has no tool call "
-                "(ChatCompletionNamedToolChoice l.31170)",
+                "(ChatCompletionNamedToolChoice)",
                 expected=f"a tool call to {FORCED}",
                 received="no tool_calls",
                 exchange=ex,
@@ -198,7 +198,7 @@ def tool_call_shape(ctx: RuleContext) -> None:
     "TOOL-003",
     Level.MUST,
     "A tool call names a function the request declared",
-    source=f"{SPEC_CALL} function.name; ChatCompletionNamedToolChoice l.31170",
+    source=f"{SPEC_CALL} function.name; ChatCompletionNamedToolChoice",
     probes=("tools", "tools-stream"),
     requires=("tools",),
     impact=Impact.SPEC,
@@ -256,7 +256,7 @@ def tool_arguments_json(ctx: RuleContext) -> None:
     "TOOL-005",
     Level.MUST,
     "Every streamed tool-call fragment carries an integer index",
-    source=f"{SPEC_FRAGMENT} required [index]; notes b.2 (openai-python indexes tool_calls[index])",
+    source=f"{SPEC_FRAGMENT} required [index]; openai-python ChatCompletionStreamState (indexes tool_calls[index])",
     probes=("tools-stream",),
     requires=("tools",),
     impact=Impact.SPEC,
@@ -282,7 +282,7 @@ def tool_fragment_index(ctx: RuleContext) -> None:
     "TOOL-006",
     Level.SHOULD,
     "Streamed tool-call arguments concatenate to a JSON object",
-    source=f"{SPEC_FRAGMENT} function.arguments; notes b.1 rule 9 (arguments streamed as string fragments)",
+    source=f"{SPEC_FRAGMENT} function.arguments (arguments streamed as string fragments)",
     probes=("tools-stream",),
     requires=("tools",),
     impact=Impact.SPEC,
@@ -306,7 +306,7 @@ def tool_fragments_join(ctx: RuleContext) -> None:
     "TOOL-007",
     Level.SHOULD,
     "The first streamed fragment of a tool call carries its id, type and name",
-    source="notes b.1 rule 9 ('id, type and function.name arrive in the first delta for that index'); "
+    source="OpenAI streams a call's id, type and function.name in its first fragment; "
     f"{SPEC_FRAGMENT}",
     probes=("tools-stream",),
     requires=("tools",),

@@ -1,9 +1,8 @@
 """Token usage: present where documented, consistent, within the limit, and placed right in streams.
 
-Spec: CompletionUsage (openai-openapi.yaml l.32211), ChatCompletionStreamOptions.include_usage
-(l.31765), CreateChatCompletionStreamResponse.usage (l.33665); notes/openai-spec-rules.md a.4, b.1
-rules 6-7. Arithmetic rules judge every usage object any probe returned (bodies and chunks), for every
-request shape the suite sends.
+Spec (OpenAI spec): CompletionUsage, ChatCompletionStreamOptions.include_usage,
+CreateChatCompletionStreamResponse.usage. Arithmetic rules judge every usage object any probe returned
+(bodies and chunks), for every request shape the suite sends.
 """
 
 from __future__ import annotations
@@ -34,8 +33,8 @@ from maascheck.conformance.rules.seeds import SEED_PROBES
 from maascheck.conformance.rules.structured import STRUCTURED_PROBES
 from maascheck.conformance.rules.tools import TOOL_CHOICE_PROBES
 
-SPEC_USAGE = "openai-openapi.yaml CompletionUsage l.32211"
-SPEC_INCLUDE = "openai-openapi.yaml ChatCompletionStreamOptions.include_usage l.31773"
+SPEC_USAGE = "OpenAI spec CompletionUsage"
+SPEC_INCLUDE = "OpenAI spec ChatCompletionStreamOptions.include_usage"
 NON_STREAM_ALL = (*NON_STREAM_CHAT, "completions", "completions-logprobs")
 # Every other request shape that can be answered 200: roles, histories, content parts, inputs the model
 # may not support, structured outputs, tool_choice modes and the second turn, logprobs, seeds.
@@ -110,7 +109,8 @@ probe(
     "USAGE-001",
     Level.MUST,
     "Non-streaming chat and completions responses carry usage",
-    source=f"{SPEC_USAGE}; seeds/001 and seeds/003 response tables (usage: prompt/completion/total tokens)",
+    source=f"{SPEC_USAGE}; 预置多模态大模型服务接口说明 and openapi.hhaice.com response tables "
+    "(usage: prompt/completion/total tokens)",
     probes=("chat", "completions"),
     requires=("usage",),
     impact=Impact.SPEC,
@@ -168,8 +168,8 @@ def _limit_field(ex: Exchange) -> str:
     "USAGE-003",
     Level.MUST,
     "completion_tokens does not exceed the request's token limit (times n)",
-    source="openai-openapi.yaml CreateChatCompletionRequest.max_tokens l.33373 ('The maximum number of "
-    "tokens that can be generated'), max_completion_tokens l.33146",
+    source="OpenAI spec CreateChatCompletionRequest.max_tokens ('The maximum number of "
+    "tokens that can be generated'), max_completion_tokens",
     probes=EVERY_PROBE,
     impact=Impact.SPEC,
     defect=Defect.ARITHMETIC,
@@ -198,7 +198,7 @@ def usage_within_limit(ctx: RuleContext) -> None:
     Level.MUST,
     "include_usage adds exactly one final chunk with choices [] and usage, before [DONE]",
     source=f"{SPEC_INCLUDE} ('an additional chunk will be streamed before the data: [DONE] message... the "
-    "choices field will always be an empty array'); seeds/002 last stream line",
+    "choices field will always be an empty array'); 百炼openAi文档 last stream line",
     probes=INCLUDE_USAGE_STREAMS,
     requires=("include_usage",),
     impact=Impact.SPEC,
@@ -269,8 +269,8 @@ def usage_null_before(ctx: RuleContext) -> None:
     "USAGE-006",
     Level.SHOULD,
     "Without include_usage no stream chunk carries a usage object",
-    source="openai-openapi.yaml CreateChatCompletionStreamResponse.usage l.33773 ('only present when you set "
-    "stream_options: {include_usage: true}'); notes b.1 rule 7",
+    source="OpenAI spec CreateChatCompletionStreamResponse.usage ('only present when you set "
+    "stream_options: {include_usage: true}')",
     probes=ALL_STREAMS,
     impact=Impact.SPEC,
 )
@@ -328,7 +328,7 @@ def usage_parity(ctx: RuleContext) -> None:
     Level.MUST,
     "cached_tokens does not exceed prompt_tokens",
     source=f"{SPEC_USAGE} prompt_tokens_details.cached_tokens ('Cached tokens present in the prompt'); "
-    "seeds/002 (cached_tokens)",
+    "百炼openAi文档 (cached_tokens)",
     probes=EVERY_PROBE,
     impact=Impact.SPEC,
     defect=Defect.ARITHMETIC,

@@ -1,8 +1,8 @@
 """Vision input: base64 data URLs and https URLs are accepted as images; corrupt base64 gets a 400.
 
-Spec: ChatCompletionRequestMessageContentPartImage (openai-openapi.yaml l.31443: "Either a URL of
-the image or the base64 encoded image data"). seeds/000 and seeds/002 send
-`data:image/...;base64,...`; seeds/001 and seeds/002 send https URLs.
+Spec: ChatCompletionRequestMessageContentPartImage (OpenAI spec: "Either a URL of
+the image or the base64 encoded image data"). 常见模型 API 文档 and 百炼openAi文档 send
+`data:image/...;base64,...`; 预置多模态大模型服务接口说明 and 百炼openAi文档 send https URLs.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from maascheck.conformance.model.rule import Impact, Level, NotApplicable, RuleC
 from maascheck.conformance.rules._common import accepted, model_for
 from maascheck.conformance.rules.checks import body_excerpt
 
-SPEC_PART = "openai-openapi.yaml ChatCompletionRequestMessageContentPartImage l.31443"
+SPEC_PART = "OpenAI spec ChatCompletionRequestMessageContentPartImage"
 SEED_001_IMAGE = "https://zdtc-cdn.wair.ac.cn/assets/caption_2_file_1.jpeg"
 CORRUPT_DATA_URL = "data:image/png;base64,@@not*base64@@"
 DISCOVERY = "input-image"  # the chat model sent an image (conformance/rules/inputs.py)
@@ -48,7 +48,7 @@ def data_url(env: ProbeEnv) -> str:
 
 
 def remote_url(env: ProbeEnv) -> str:
-    """The run's image when it is an http(s) URL, else the seeds/001 https image (never fetched)."""
+    """The run's image when it is an http(s) URL, else the 预置多模态大模型服务接口说明 https image (never fetched)."""
     given = str(getattr(env.options, "image_url", "") or "")
     return given if given.startswith(("https://", "http://")) else SEED_001_IMAGE
 
@@ -137,7 +137,8 @@ probe(
     "VISION-001",
     Level.MUST,
     "A base64 data: image URL is accepted",
-    source=f"{SPEC_PART}; seeds/000 (MiniCPM-V data:image/jpeg;base64) and seeds/002 (data:image/png;base64)",
+    source=f"{SPEC_PART}; 常见模型 API 文档 (MiniCPM-V data:image/jpeg;base64) and 百炼openAi文档 "
+    "(data:image/png;base64)",
     probes=("vision-data",),
     requires=("vision",),
     impact=Impact.SPEC,
@@ -151,7 +152,8 @@ def vision_data_url(ctx: RuleContext) -> None:
     "VISION-002",
     Level.MUST,
     "An http(s) image URL is accepted",
-    source=f"{SPEC_PART}; seeds/001 (taichu_vl https image) and seeds/002 (qwen-vl-plus https image)",
+    source=f"{SPEC_PART}; 预置多模态大模型服务接口说明 (taichu_vl https image) and 百炼openAi文档 "
+    "(qwen-vl-plus https image)",
     probes=("vision-url",),
     requires=("vision",),
     impact=Impact.SPEC,
