@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -55,5 +56,36 @@ def test_html_is_self_contained_and_escaped(report_dir: Path) -> None:
 def test_markdown_shows_evidence_of_failures(report_dir: Path) -> None:
     report.main([str(report_dir)])
     md = (report_dir / "summary.md").read_text(encoding="utf-8")
-    evidence = md.split("## Evidence", 1)[1]
-    assert "### MODELS-002 (MUST, failed)" in evidence and "GET /models" in evidence
+    failures = md.split("## Failures", 1)[1].split("## Areas", 1)[0]
+    assert "#### MODELS-002:" in failures and "GET /models" in failures
+    assert "- received:" in failures and "- expected:" in failures and "curl -sS" in failures
+
+
+def _pipes(line: str) -> int:
+    return len(re.findall(r"(?<!\\)\|", line))
+
+
+def test_failures_come_first_then_the_index_and_tables_keep_their_layout(report_dir: Path) -> None:
+    report.main([str(report_dir)])
+    md = (report_dir / "summary.md").read_text(encoding="utf-8")
+    assert md.index("| **strict** (sets the exit code) | FAIL |") < md.index("| compat | PASS |")
+    assert md.index("## Failures") < md.index("## Areas") < md.index("### Area models")
+    table: list[str] = []
+    for line in [*md.splitlines(), ""]:
+        if line.startswith("|"):
+            table.append(line)
+            continue
+        if table:
+            assert {_pipes(row) for row in table} == {_pipes(table[0])}, table
+            table = []
+    html = (report_dir / "summary.html").read_text(encoding="utf-8")
+    assert html.index("<h2>Failures") < html.index("<h2>Areas") and 'id="rule-MODELS-002"' in html
+    assert '<td class="id">' in html and ".id,.nowrap{white-space:nowrap" in html
+
+
+def test_a_cell_never_splits_an_escape_or_a_line() -> None:
+    from maascheck.conformance.report.markdown import _cell
+
+    for text in ("a|" * 200, "x" * 159 + "|" + "y", "two\nlines | and `code` \\|"):
+        cell = _cell(text)
+        assert "\n" not in cell and _pipes(cell) == 0 and not re.search(r"(?<!\\)`", cell)

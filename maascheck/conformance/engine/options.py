@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 from maascheck.conformance.engine.verdict import DEFAULT_VIEW, View
+from maascheck.conformance.report.baseline import parse_baseline
 from maascheck.core.options import (
     API_KEY_ENV,
     BASE_URL,
@@ -25,6 +26,7 @@ from maascheck.core.options import (
     Kind,
     Option,
     OptionTable,
+    Values,
     choice,
     duration,
     integer,
@@ -43,6 +45,16 @@ def _clients(text: str) -> str:
 
 
 CLIENTS_KIND = Kind(_clients, "all, or client names separated by commas (maascheck clients list)")
+
+
+def _regression_needs_baseline(values: Values) -> str | None:
+    if values.get("fail_on_regression") and not values.get("baseline"):
+        return (
+            "--fail-on-regression compares with an earlier run: give --baseline too; "
+            "e.g. --baseline reports/conformance-20260101T000000Z --fail-on-regression"
+        )
+    return None
+
 
 CONFORMANCE_OPTIONS = OptionTable(
     "conformance",
@@ -126,7 +138,21 @@ CONFORMANCE_OPTIONS = OptionTable(
         Option("max-event-bytes", "bytes of one SSE event", integer(1), 1024 * 1024, example="1048576", metavar="N"),
         Option("max-events", "events of one stream", integer(1), 10_000, example="10000", metavar="N"),
         Option("max-json-depth", "nesting depth of one JSON document", integer(1), 64, example="64", metavar="N"),
+        Option(
+            "baseline",
+            "an earlier run of the same suite (its report folder or results.json): the report lists new "
+            "failures, fixed and unchanged ones",
+            Kind(parse_baseline, "a report folder holding results.json, or that file"),
+            example="reports/conformance-20260101T000000Z",
+            metavar="DIR",
+        ),
+        Option(
+            "fail-on-regression",
+            "with --baseline: only new failures (those the --verdict view counts) fail the run",
+            flag=True,
+        ),
     ),
+    checks=(_regression_needs_baseline,),
 )
 DEFAULT_MAX_REQUESTS: int = CONFORMANCE_OPTIONS.default("max-requests")
 # A 1x1 PNG as a data URL: vision probes need no network access to fetch an image.
@@ -179,6 +205,8 @@ class RunOptions:
     report_dir: str | None = None
     clients: str | None = None  # the client matrix: "all" or "name,name" (None: the CLIENT-... rules skip)
     clients_mode: str = "replay"  # replay: serve the recorded exchanges to each client; live: clients ask the target
+    baseline: str | None = None  # the results.json of an earlier run (report/baseline.py)
+    fail_on_regression: bool = False
 
     @classmethod
     def from_values(cls, values: Any, api_key: str | None = None) -> RunOptions:

@@ -1,7 +1,10 @@
 """results.json -> one self-contained HTML page (inline CSS, no scripts, nothing fetched).
 
-Every value is escaped by `maascheck.core.inert.html_text`: markup from the target is shown as text and
-control characters as visible escapes.
+Read top down in a minute: the verdicts side by side (the one that set the exit code first), the
+failures grouped by impact (fact, received vs expected, curl line; evidence folded), an index of the
+areas, then one table per area. Tables have fixed column widths and IDs that never wrap; long text
+wraps inside its cell. Every value is escaped by `maascheck.core.inert.html_text`: markup from the
+target is shown as text and control characters as visible escapes.
 """
 
 from __future__ import annotations
@@ -9,24 +12,39 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from maascheck.conformance.report.digest import (
+    BASELINE_ROWS,
+    GROUP_TITLES,
+    Failure,
+    anchor,
+    area_index,
+    failures,
+    views,
+)
 from maascheck.core.inert import html_text
 
 CSS = """
-body{font:14px/1.4 system-ui,sans-serif;margin:2em;max-width:80em}
-table{border-collapse:collapse;width:100%}
-td,th{border:1px solid #ccc;padding:.3em .5em;text-align:left;vertical-align:top}th{background:#f4f4f4}
-.passed{color:#176f2c}.failed,.error,.xpassed{color:#b00020;font-weight:bold}.skipped{color:#777}
-.xfailed{color:#a15c00}.verdict-pass{color:#176f2c}.verdict-fail{color:#b00020}
-pre{background:#f7f7f7;padding:.5em;overflow-x:auto;white-space:pre-wrap;max-height:30em}code{background:#f3f3f3}
+body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:72em;padding:0 1em;color:#1b1b1b}
+h1{margin-bottom:.3em}h2{margin-top:1.6em;border-bottom:1px solid #ddd}h3{margin-top:1.2em}
+table{border-collapse:collapse;width:100%;table-layout:fixed;margin:.5em 0}
+td,th{border:1px solid #ccc;padding:.3em .5em;text-align:left;vertical-align:top;overflow-wrap:anywhere}
+th{background:#f4f4f4}.id,.nowrap{white-space:nowrap;overflow-wrap:normal}
+col.id{width:8.5em}col.level{width:5.5em}col.impact{width:5.5em}col.outcome{width:5.5em}
+.views{display:flex;gap:1em;flex-wrap:wrap}.view{flex:1 1 20em;border:2px solid #ccc;border-radius:6px;padding:.6em 1em}
+.view.chosen{border-color:#555}.view h3{margin:.1em 0 .4em}
+.passed,.verdict-pass{color:#176f2c}.failed,.error,.xpassed,.verdict-fail{color:#b00020;font-weight:bold}
+.skipped{color:#777}.xfailed{color:#a15c00}
+.failure{border-left:4px solid #b00020;padding:.2em .9em;margin:.8em 0;background:#fcf7f7}
+.failure.uncounted{border-left-color:#bbb;background:#fafafa}.failure h4{margin:.3em 0}
+.tags{color:#555;font-size:90%}dl{display:grid;grid-template-columns:7em 1fr;gap:.2em .8em;margin:.4em 0}
+dt{color:#555}dd{margin:0;overflow-wrap:anywhere}
+pre{background:#f3f3f3;padding:.5em;overflow-x:auto;white-space:pre-wrap;overflow-wrap:anywhere;max-height:30em}
+code{background:#f3f3f3;overflow-wrap:anywhere}
 """
 
 
 def _e(value: Any) -> str:
     return html_text(value)
-
-
-def _json(value: Any, limit: int = 2000) -> str:
-    return _e(json.dumps(value, ensure_ascii=False)[:limit])
 
 
 def _pre(label: str, text: Any) -> str:
@@ -57,25 +75,47 @@ def _exchange(ex: dict[str, Any]) -> str:
 
 def _evidence(ev: dict[str, Any]) -> str:
     facts = (
-        f"<p>expected: <code>{_json(ev.get('expected'))}</code><br>"
-        f"received: <code>{_json(ev.get('received'))}</code><br>where: {_e(ev.get('where'))}</p>"
+        f"<p>expected: <code>{_e(json.dumps(ev.get('expected'), ensure_ascii=False)[:2000])}</code><br>"
+        f"received: <code>{_e(json.dumps(ev.get('received'), ensure_ascii=False)[:2000])}</code><br>"
+        f"where: {_e(ev.get('where'))}</p>"
     )
     exchanges = "".join(_exchange(x) for x in ev.get("exchanges", []))
     return f"<details><summary>evidence</summary>{facts}{exchanges}</details>"
 
 
-def _rule_row(r: dict[str, Any]) -> str:
-    detail = _e(r.get("message") or r.get("reason") or "")
-    if r.get("evidence"):
-        detail += _evidence(r["evidence"])
-    cells = [
-        _e(r["id"]),
-        _e(r["level"]),
-        f'<span class="{_e(r["outcome"])}">{_e(r["outcome"])}</span>',
-        f"{_e(r['title'])}<br><small>{_e(r['source'])}</small>",
-        detail,
-    ]
-    return f'<tr id="{_e(r["id"])}">' + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
+def _failure(f: Failure) -> str:
+    r = f.rule
+    counted = ", ".join(f.counted_in) if f.counted_in else "no view (not counted)"
+    tags = [r["level"], r.get("impact", "spec"), r["outcome"]] + [f"defect: {d}" for d in r.get("defects", [])]
+    rows = [("fact", _e(f.fact))]
+    if f.received or f.expected:
+        rows += [("received", f"<code>{_e(f.received)}</code>"), ("expected", f"<code>{_e(f.expected)}</code>")]
+    rows += [("breaks", _e(b)) for b in r.get("breaks", [])]
+    rows.append(("source", _e(r["source"])))
+    if f.curl:
+        rows.append(("reproduce", f"<pre>{_e(f.curl)}</pre>"))
+    dl = "".join(f"<dt>{_e(k)}</dt><dd>{v}</dd>" for k, v in rows)
+    evidence = _evidence(r["evidence"]) if r.get("evidence") else ""
+    cls = "failure" if f.counted_in else "failure uncounted"
+    return (
+        f'<div class="{cls}" id="rule-{_e(r["id"])}"><h4><span class="nowrap">{_e(r["id"])}</span>: '
+        f'{_e(r["title"])}</h4><div class="tags">{_e(" · ".join(tags))} · counts in: {_e(counted)}</div>'
+        f"<dl>{dl}</dl>{evidence}</div>"
+    )
+
+
+def _views(doc: dict[str, Any]) -> str:
+    boxes = []
+    for name, view, chosen in views(doc):
+        counted = view.get("failing", [])
+        links = ", ".join(f'<a class="nowrap" href="#rule-{_e(i)}">{_e(i)}</a>' for i in counted) or "nothing"
+        role = "sets the exit code" if chosen else "shown, does not set the exit code"
+        boxes.append(
+            f'<div class="view{" chosen" if chosen else ""}"><h3>{_e(name)}: '
+            f'<span class="verdict-{_e(view["verdict"])}">{_e(view["verdict"].upper())}</span></h3>'
+            f"<p>{_e(role)}; counts {links}</p></div>"
+        )
+    return '<div class="views">' + "".join(boxes) + "</div>"
 
 
 def _header(doc: dict[str, Any]) -> str:
@@ -92,8 +132,40 @@ def _header(doc: dict[str, Any]) -> str:
         f"reproduce: <code>{_e(run['reproduce'])}</code>",
     ]
     verdict = summary["verdict"]
-    title = f'<h1 class="verdict-{_e(verdict)}">Conformance: {_e(verdict.upper())}</h1>'
-    return title + "<ul>" + "".join(f"<li>{i}</li>" for i in items) + "</ul>"
+    chosen = summary.get("view", "strict")
+    title = f'<h1 class="verdict-{_e(verdict)}">Conformance: {_e(verdict.upper())} ({_e(chosen)})</h1>'
+    return title + _views(doc) + "<ul>" + "".join(f"<li>{i}</li>" for i in items) + "</ul>"
+
+
+def _area_table(rules: list[dict[str, Any]]) -> str:
+    cols = '<colgroup><col class="id"><col class="level"><col class="impact"><col class="outcome"><col></colgroup>'
+    head = "<tr><th>rule</th><th>level</th><th>impact</th><th>outcome</th><th>fact and source</th></tr>"
+    rows = []
+    for r in rules:
+        rid = _e(r["id"])
+        link = f'<a href="#rule-{rid}">{rid}</a>' if r["outcome"] in ("failed", "error", "xpassed") else rid
+        rows.append(
+            f'<tr id="{rid}"><td class="id">{link}</td><td>{_e(r["level"])}</td><td>{_e(r.get("impact", ""))}</td>'
+            f'<td><span class="{_e(r["outcome"])}">{_e(r["outcome"])}</span></td>'
+            f"<td>{_e(r['title'])}<br><small>{_e(r['source'])}</small>"
+            + (f"<br><small>{_e(r['reason'])}</small>" if r.get("reason") else "")
+            + "</td></tr>"
+        )
+    return f"<table>{cols}{head}{''.join(rows)}</table>"
+
+
+def _baseline(doc: dict[str, Any]) -> str:
+    b = doc.get("baseline")
+    if not b:
+        return ""
+    gate = " (--fail-on-regression: only regressions set the exit code)" if b["fail_on_regression"] else ""
+    rows = "".join(
+        f"<tr><td>{_e(label)}</td><td>{_e(', '.join(b[key]) or 'none')}</td></tr>" for key, label in BASELINE_ROWS
+    )
+    return (
+        f"<h2>Against the baseline{_e(gate)}</h2><p>baseline: <code>{_e(b['path'])}</code> "
+        f"(started {_e(b['started_utc'])})</p><table><tr><th>change</th><th>rules</th></tr>{rows}</table>"
+    )
 
 
 def render_html(doc: dict[str, Any]) -> str:
@@ -101,23 +173,40 @@ def render_html(doc: dict[str, Any]) -> str:
     from maascheck.conformance.report import client_matrix
     from maascheck.conformance.report.summary import by_area
 
-    body = [_header(doc), client_matrix.render_html(doc)]
-    head_row = "<tr><th>rule</th><th>level</th><th>outcome</th><th>fact</th><th>detail</th></tr>"
+    body = [_header(doc), _baseline(doc)]
+    groups = failures(doc)
+    body.append(f"<h2>Failures ({sum(len(items) for _, items in groups)})</h2>")
+    if not groups:
+        body.append("<p>None.</p>")
+    for group, items in groups:
+        body.append(f"<h3>{_e(GROUP_TITLES.get(group, group))} ({len(items)})</h3>")
+        body += [_failure(f) for f in items]
+    body.append(client_matrix.render_html(doc))
+    rows = []
+    for area, c in area_index(doc):
+        other = sum(v for k, v in c.items() if k not in ("failed", "passed", "skipped"))
+        rows.append(
+            f'<tr><td><a href="#{_e(anchor(area))}">{_e(area)}</a></td><td>{sum(c.values())}</td>'
+            f"<td>{c.get('failed', 0)}</td><td>{c.get('passed', 0)}</td><td>{c.get('skipped', 0)}</td>"
+            f"<td>{other}</td></tr>"
+        )
+    body.append(
+        "<h2>Areas</h2><table><tr><th>area</th><th>rules</th><th>failed</th><th>passed</th><th>skipped</th>"
+        f"<th>other</th></tr>{''.join(rows)}</table>"
+    )
     for area, rules in by_area(doc["rules"]).items():
-        body.append(
-            f"<h2>{_e(area)}</h2><table>{head_row}" + "".join(_rule_row(r) for r in rules) + "</table>"
-        )
+        body.append(f'<h3 id="{_e(anchor(area))}">Area {_e(area)}</h3>{_area_table(rules)}')
+    if doc.get("references"):
+        refs = "".join(f"<li><b>{_e(x['name'])}</b>: {_e(x['where'])}</li>" for x in doc["references"])
+        body.append(f"<h2>Sources cited</h2><ul>{refs}</ul>")
     if doc.get("findings"):
-        items = "".join(
-            f"<li><b>{_e(f['id'])}</b>: {_e(f['text'])} ({_e(f['source'])})</li>" for f in doc["findings"]
-        )
-        body.append(f"<h2>Findings in the provider's documentation</h2><ul>{items}</ul>")
+        found = "".join(f"<li><b>{_e(f['id'])}</b>: {_e(f['text'])} ({_e(f['source'])})</li>" for f in doc["findings"])
+        body.append(f"<h2>Findings in the provider's documentation</h2><ul>{found}</ul>")
     if doc.get("extensions"):
-        items = "".join(
-            f"<li><code>{_e(x['where'])}</code>: <code>{_e(x['field'])}</code></li>"
-            for x in doc["extensions"]
+        seen = "".join(
+            f"<li><code>{_e(x['where'])}</code>: <code>{_e(x['field'])}</code></li>" for x in doc["extensions"]
         )
-        body.append(f"<h2>Extension fields seen (informational)</h2><ul>{items}</ul>")
+        body.append(f"<h2>Extension fields seen (informational)</h2><ul>{seen}</ul>")
     title = f"maascheck conformance: {_e(doc['summary']['verdict'])}"
     return (
         f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>'

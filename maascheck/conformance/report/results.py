@@ -20,8 +20,10 @@ from maascheck.conformance.engine.runner import RuleResult, SuiteResult
 from maascheck.conformance.engine.verdict import View, views
 from maascheck.conformance.model.exchange import Exchange
 from maascheck.conformance.model.rule import Level
+from maascheck.conformance.report import baseline as baseline_run
 from maascheck.core.inert import json_text
 from maascheck.core.profiles import Profile
+from maascheck.core.sources import REFERENCES
 
 SCHEMA_ID = "maascheck/conformance-results/1"
 OUTCOMES = ("passed", "failed", "skipped", "xfailed", "xpassed", "error")
@@ -78,6 +80,14 @@ def build(
     both = views(results, should=options.strict)
     chosen = View(options.verdict)
     exit_code = both[chosen.value]["exit_code"]
+    entries = [rule_entry(r) for r in results]
+    against = None
+    if options.baseline:
+        against = baseline_run.section(
+            entries, options.baseline, both[chosen.value]["failing"], gate=options.fail_on_regression
+        )
+        if options.fail_on_regression:
+            exit_code = 1 if against["regressions"] else 0
     return {
         "schema": SCHEMA_ID,
         "tool": {"name": "maascheck", "version": __version__},
@@ -108,12 +118,14 @@ def build(
             "view": chosen.value,
             "views": both,
         },
-        "rules": [rule_entry(r) for r in results],
+        "rules": entries,
         "findings": [
             {"id": str(f.get("id", "")), "text": str(f.get("text", "")), "source": str(f.get("source", ""))}
             for f in profile.findings
         ],
         "extensions": extensions or [],
+        "references": [{"name": r.name, "where": r.where} for r in REFERENCES],
+        **({"baseline": against} if against is not None else {}),
     }
 
 
