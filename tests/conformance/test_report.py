@@ -81,6 +81,7 @@ def test_failures_come_first_then_the_index_and_tables_keep_their_layout(report_
     html = (report_dir / "summary.html").read_text(encoding="utf-8")
     assert html.index("<h2>Failures") < html.index("<h2>Areas") and 'id="rule-MODELS-002"' in html
     assert '<td class="id">' in html and ".id,.nowrap{white-space:nowrap" in html
+    assert '<th class="id" style="width:calc(10ch + 1.2em)">' in html  # fits MODELS-002: no ID overflows
 
 
 def test_a_cell_never_splits_an_escape_or_a_line() -> None:

@@ -28,8 +28,8 @@ body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:72em;padding:
 h1{margin-bottom:.3em}h2{margin-top:1.6em;border-bottom:1px solid #ddd}h3{margin-top:1.2em}
 table{border-collapse:collapse;width:100%;table-layout:fixed;margin:.5em 0}
 td,th{border:1px solid #ccc;padding:.3em .5em;text-align:left;vertical-align:top;overflow-wrap:anywhere}
-th{background:#f4f4f4}.id,.nowrap{white-space:nowrap;overflow-wrap:normal}
-col.id{width:8.5em}col.level{width:5.5em}col.impact{width:5.5em}col.outcome{width:5.5em}
+th{background:#f4f4f4}.id,.nowrap{white-space:nowrap;overflow-wrap:normal}.id{font-family:ui-monospace,monospace}
+th.level,th.impact{width:5.5em}th.outcome{width:6.5em}
 .views{display:flex;gap:1em;flex-wrap:wrap}.view{flex:1 1 20em;border:2px solid #ccc;border-radius:6px;padding:.6em 1em}
 .view.chosen{border-color:#555}.view h3{margin:.1em 0 .4em}
 .passed,.verdict-pass{color:#176f2c}.failed,.error,.xpassed,.verdict-fail{color:#b00020;font-weight:bold}
@@ -138,8 +138,12 @@ def _header(doc: dict[str, Any]) -> str:
 
 
 def _area_table(rules: list[dict[str, Any]]) -> str:
-    cols = '<colgroup><col class="id"><col class="level"><col class="impact"><col class="outcome"><col></colgroup>'
-    head = "<tr><th>rule</th><th>level</th><th>impact</th><th>outcome</th><th>fact and source</th></tr>"
+    # The ID column fits the longest ID (monospace: 1ch per character), so no ID wraps or overflows.
+    longest = max((len(str(r["id"])) for r in rules), default=8)
+    head = (
+        f'<tr><th class="id" style="width:calc({longest}ch + 1.2em)">rule</th><th class="level">level</th>'
+        '<th class="impact">impact</th><th class="outcome">outcome</th><th>fact and source</th></tr>'
+    )
     rows = []
     for r in rules:
         rid = _e(r["id"])
@@ -151,7 +155,7 @@ def _area_table(rules: list[dict[str, Any]]) -> str:
             + (f"<br><small>{_e(r['reason'])}</small>" if r.get("reason") else "")
             + "</td></tr>"
         )
-    return f"<table>{cols}{head}{''.join(rows)}</table>"
+    return f"<table>{head}{''.join(rows)}</table>"
 
 
 def _baseline(doc: dict[str, Any]) -> str:
