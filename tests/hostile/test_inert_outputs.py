@@ -132,3 +132,60 @@ def test_the_catalogue_echo_and_control_servers_leave_no_trace(
     outputs = _outputs(tmp_path, proc)
     assert "results.json" in outputs or proc.returncode == 2
     _assert_inert(outputs)
+
+
+LOCUSTFILE = Path(__file__).resolve().parents[2] / "loadtests" / "locustfile.py"
+CONFORMANCE = Path(__file__).resolve().parents[2] / "conformance"
+
+
+@pytest.mark.parametrize("entry", ["locust", "pytest"])
+def test_native_entry_points_print_and_write_no_key_and_no_raw_server_text(entry: str, tmp_path: Path) -> None:
+    """`locust -f loadtests/locustfile.py` prints Locust's own failure table; `pytest conformance` its failures."""
+    with LeakyServer() as server:
+        if entry == "locust":
+            cmd = [
+                "locust",
+                "-f",
+                str(LOCUSTFILE),
+                "--headless",
+                "--host",
+                server.base_url,
+                "-u",
+                "2",
+                "-r",
+                "2",
+                "-t",
+                "3s",
+                "--model",
+                MODEL,
+                "--api-key-env",
+                KEY_ENV,
+                "--report-dir",
+                str(tmp_path),
+                "ChatUser",
+            ]
+        else:
+            cmd = [
+                "pytest",
+                str(CONFORMANCE),
+                "-p",
+                "no:cacheprovider",
+                "-rs",
+                "--base-url",
+                server.base_url,
+                "--model",
+                MODEL,
+                "--api-key-env",
+                KEY_ENV,
+                "--max-requests",
+                "40",
+                "--report-dir",
+                str(tmp_path),
+            ]
+        env = {**os.environ, KEY_ENV: KEY, "COLUMNS": "200"}
+        proc = subprocess.run([sys.executable, "-m", *cmd], env=env, capture_output=True, timeout=240)  # fmt: skip
+        assert any(req.bearer == KEY for req in server.seen)
+    assert proc.returncode in (0, 1), proc.stderr[-3000:]
+    outputs = _outputs(tmp_path, proc)
+    assert "results.json" in outputs
+    _assert_inert(outputs)
