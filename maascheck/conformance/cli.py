@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from maascheck.conformance.engine.options import CONFORMANCE_OPTIONS
+from maascheck.conformance.report.results import EXIT_INTERRUPTED
 from maascheck.core.options import Values
 
 RULES_MODULE = Path(__file__).resolve().parent / "test_rules.py"
@@ -63,8 +64,8 @@ def run(args: argparse.Namespace) -> int:
             f"({both}; {doc['run']['requests_made']} requests); "
             f"reports in {report_dir}/ (results.json, summary.md, summary.html, junit.xml)"
         )
-    if code == int(pytest.ExitCode.INTERRUPTED):
-        return 130
+    if code in (EXIT_INTERRUPTED, int(pytest.ExitCode.INTERRUPTED)):  # the plugin reports an interrupt as 130
+        return EXIT_INTERRUPTED
     if code in (
         int(pytest.ExitCode.USAGE_ERROR),
         int(pytest.ExitCode.INTERNAL_ERROR),

@@ -13,6 +13,8 @@ on every MUST failure. Both fail on errors and strict xpasses; SHOULD failures c
 from __future__ import annotations
 
 import os
+import signal
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
@@ -107,8 +109,15 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     state = LiveState(config, options)
     config.stash[STATE_KEY] = state
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)
     if getattr(config.option, "xmlpath", None) is None and hasattr(config.option, "xmlpath"):
         config.option.xmlpath = str(state.run.report_dir / "junit.xml")
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGTERM ends the run as Ctrl-C does: pytest's interrupted path, reports kept, verdict interrupted."""
+    raise KeyboardInterrupt
 
 
 def _state(config: pytest.Config) -> LiveState | None:
@@ -195,6 +204,12 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         return
     s, run = state.doc["summary"], state.doc["run"]
     terminalreporter.section("maascheck conformance")
+    if s["verdict"] == "interrupted":
+        terminalreporter.write_line(
+            f"verdict INTERRUPTED; reports rendered from the {len(state.doc['rules'])} rules judged so far in "
+            f"{state.run.report_dir}/ ({run['requests_made']} requests)"
+        )
+        return
     terminalreporter.write_line(
         f"verdict {s['verdict'].upper()} ({s['view']}): MUST failed {s['must_failed']}, SHOULD failed "
         f"{s['should_failed']}{' (counted: --strict)' if run['strict'] else ' (not counted without --strict)'}, "
@@ -212,11 +227,10 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Write the final reports and set the exit status from the rule levels."""
     state = _state(session.config)
-    if state is None or not state.run.results:
+    stopped = int(exitstatus) == int(pytest.ExitCode.INTERRUPTED)  # Ctrl-C, or SIGTERM (`_interrupt`)
+    if state is None or not (state.run.results or stopped):
         return
-    interrupted = int(exitstatus) == int(pytest.ExitCode.INTERRUPTED) or len(state.run.results) < len(
-        state.run.selected
-    )
-    state.doc = state.run.finish(interrupted=interrupted)
-    if int(exitstatus) in (int(pytest.ExitCode.OK), int(pytest.ExitCode.TESTS_FAILED)):
+    interrupted = stopped or len(state.run.results) < len(state.run.selected)
+    state.doc = state.run.finish(interrupted=interrupted, stopped=stopped)
+    if stopped or int(exitstatus) in (int(pytest.ExitCode.OK), int(pytest.ExitCode.TESTS_FAILED)):
         session.exitstatus = state.doc["summary"]["exit_code"]

@@ -50,7 +50,7 @@ class LiveRun:
             self.suite.prefetch([RULES[r] for r in self.selected or list(RULES)])
         result = self.suite.evaluate(RULES[rule_id])
         self.results[rule_id] = result
-        self.write(interrupted=True)
+        self.write(interrupted=True, stopped=True)  # as it stands: a run killed now was interrupted
         return result
 
     def ordered(self) -> list[RuleResult]:
@@ -58,7 +58,7 @@ class LiveRun:
         order: dict[str, int] = {rid: i for i, rid in enumerate(RULES)}
         return sorted(self.results.values(), key=lambda r: order.get(r.rule.id, 0))
 
-    def document(self, *, interrupted: bool) -> dict[str, Any]:
+    def document(self, *, interrupted: bool, stopped: bool = False) -> dict[str, Any]:
         """The results.json document as it stands."""
         return results.build(
             self.ordered(),
@@ -69,18 +69,22 @@ class LiveRun:
             duration_s=round(time.monotonic() - self._t0, 3),
             requests_made=self.suite.budget.used,
             interrupted=interrupted,
+            stopped=stopped,
             extensions=results.extension_fields(self.suite.exchanges()),
         )
 
-    def write(self, *, interrupted: bool) -> dict[str, Any]:
+    def write(self, *, interrupted: bool, stopped: bool = False) -> dict[str, Any]:
         """Persist results.json (atomically) and return it."""
-        doc = self.document(interrupted=interrupted)
+        doc = self.document(interrupted=interrupted, stopped=stopped)
         results.write(doc, self.results_path)
         return doc
 
-    def finish(self, *, interrupted: bool) -> dict[str, Any]:
-        """Final results.json plus the Markdown and HTML summaries; closes the client."""
-        doc = self.write(interrupted=interrupted)
+    def finish(self, *, interrupted: bool, stopped: bool = False) -> dict[str, Any]:
+        """Final results.json plus the Markdown and HTML summaries; closes the client.
+
+        `stopped`: Ctrl-C or SIGTERM ended the run (verdict `interrupted`, exit 130).
+        """
+        doc = self.write(interrupted=interrupted or stopped, stopped=stopped)
         report.render_all(doc, self.report_dir)
         self.suite.close()
         return doc

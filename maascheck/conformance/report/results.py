@@ -26,6 +26,7 @@ from maascheck.core.profiles import Profile
 from maascheck.core.sources import REFERENCES
 
 SCHEMA_ID = "maascheck/conformance-results/1"
+EXIT_INTERRUPTED = 130
 OUTCOMES = ("passed", "failed", "skipped", "xfailed", "xpassed", "error")
 
 
@@ -73,8 +74,10 @@ def build(
     requests_made: int,
     interrupted: bool,
     extensions: list[dict[str, str]] | None = None,
+    stopped: bool = False,
 ) -> dict[str, Any]:
-    """The results.json document."""
+    """The results.json document; `stopped` (Ctrl-C, SIGTERM, or a run still going) makes the verdict
+    `interrupted` with exit code 130: a run cut short never passes."""
     counts = Counter(r.outcome for r in results)
     failed = [r for r in results if r.outcome == "failed"]
     both = views(results, should=options.strict)
@@ -110,8 +113,8 @@ def build(
         },
         "profile": {"name": profile.name, "title": profile.title, "source": profile.source},
         "summary": {
-            "verdict": "pass" if exit_code == 0 else "fail",
-            "exit_code": exit_code,
+            "verdict": "interrupted" if stopped else "pass" if exit_code == 0 else "fail",
+            "exit_code": EXIT_INTERRUPTED if stopped else exit_code,
             "counts": {k: counts.get(k, 0) for k in OUTCOMES},
             "must_failed": sum(1 for r in failed if r.rule.level is Level.MUST),
             "should_failed": sum(1 for r in failed if r.rule.level is Level.SHOULD),
