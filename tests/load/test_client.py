@@ -7,7 +7,8 @@ import socket
 
 import pytest
 
-from maascheck.load.client.lean import Endpoint, StreamClient
+from maascheck.load.client.http11 import Endpoint
+from maascheck.load.client.lean import StreamClient
 from maascheck.load.client.reactor import ReactorClient, open_client
 from maascheck.load.measure.metrics import request_record
 from maascheck.load.workload.payloads import BodyOptions, build_body
@@ -79,7 +80,8 @@ def test_outcomes(exact_url: str, model: str, outcome: str, client_cls: Client) 
 @pytest.mark.timeout(30)
 def test_stall_is_a_bounded_timeout(exact_url: str, client_cls: Client) -> None:
     r = one(exact_url, "stall", timeout=0.5, cls=client_cls)
-    assert r["outcome"] == "timeout" and r["e2e_done_ms"] is not None and r["e2e_done_ms"] < 2500  # type: ignore[operator]
+    assert r["outcome"] in ("idle_timeout", "deadline"), r
+    assert r["e2e_done_ms"] is not None and r["e2e_done_ms"] < 2500  # type: ignore[operator]
 
 
 @pytest.mark.timeout(30)

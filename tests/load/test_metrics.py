@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from maascheck.load.client.lean import StreamResult
+from maascheck.load.client.result import StreamResult
 from maascheck.load.measure.metrics import request_record
 from maascheck.load.measure.results import build_results, error_kind
 from maascheck.load.measure.slo import parse_slo

@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from maascheck.load.client.framing import frame_events
-from maascheck.load.client.lean import StreamResult, _Framer
-from maascheck.load.client.reactor import _Exchange
+from maascheck.load.client.exchange import ResponseReader
+from maascheck.load.client.limits import Limits
+from maascheck.load.client.result import StreamResult
+from maascheck.load.client.sse import frame_events
 from maascheck.load.measure.results import requests_block, throughput_block
 from maascheck.load.run import recorder
 from maascheck.load.run.gcpolicy import GcPolicy
@@ -20,13 +21,34 @@ from maascheck.load.run.recorder import JsonlWriter, RecordSink, read_jsonl
 EVENTS = [b'data: {"choices":[{"delta":{"content":"%d"}}]}' % i for i in range(12)] + [b"data: [DONE]"]
 
 
-def incremental(pieces: list[bytes]) -> tuple[list[bytes], list[int]]:
-    res = StreamResult(transport="complete", t_send_ns=0)
-    framer = _Framer(res)
+def reference(pieces: list[bytes]) -> tuple[list[bytes], list[int]]:
+    """Byte-at-a-time framing as WHATWG HTML §9.2.6 reads lines: CRLF, LF or CR end a line."""
+    events: list[bytes] = []
+    times: list[int] = []
+    line, event, start, prev_cr = b"", b"", -1, False
     for t, piece in enumerate(pieces):
-        framer.feed(piece, t)
-    framer.finish()
-    return res.events, res.event_times_ns
+        for byte in piece:
+            c = bytes([byte])
+            if c == b"\n" and prev_cr:
+                prev_cr = False
+                continue
+            prev_cr = c == b"\r"
+            if c in (b"\r", b"\n"):
+                if line == b"" and event:
+                    events.append(event[:-1])
+                    times.append(start)
+                    event, start = b"", -1
+                elif line or event:
+                    event += line + b"\n"
+                line = b""
+                continue
+            if start < 0:
+                start = t
+            line += c
+    if (event + line).strip():
+        events.append(event + line)
+        times.append(start)
+    return events, times
 
 
 def cuts(body: bytes, rng: random.Random) -> list[bytes]:
@@ -34,13 +56,21 @@ def cuts(body: bytes, rng: random.Random) -> list[bytes]:
     return [body[a:b] for a, b in zip([0, *points], [*points, len(body)], strict=True)]
 
 
-@pytest.mark.parametrize("sep", [b"\n\n", b"\r\n\r\n", b"\n\n\n"])
-def test_bulk_framing_equals_incremental_framing(sep: bytes) -> None:
+def reader() -> ResponseReader:
+    return ResponseReader(StreamResult(transport="complete", t_send_ns=0), Limits())
+
+
+@pytest.mark.parametrize("sep", [b"\n", b"\r\n", b"\r"])
+def test_framing_splits_at_blank_lines_with_any_line_end(sep: bytes) -> None:
+    """LF, CRLF and CR line ends (a CRLF cut by a read boundary included) give the same events and stamps."""
     rng = random.Random(7)
-    body = sep.join(EVENTS) + sep + b"data: unterminated tail"
+    body = (sep * 2).join(EVENTS) + sep * 2 + b": comment" + sep + b"data: a" + sep + b"data: b" + sep * 3
+    body += b"data: unterminated tail"
     for _ in range(200):
         pieces = cuts(body, rng)
-        assert frame_events(pieces, list(range(len(pieces)))) == incremental(pieces)
+        framed = frame_events(pieces, list(range(len(pieces))))
+        assert (framed.events, framed.times) == reference(pieces)
+        assert framed.events[:13] == EVENTS and framed.bound is None
 
 
 def chunked(body: bytes, size: int) -> bytes:
@@ -61,17 +91,17 @@ def test_exchange_dechunks_any_split_of_the_wire_bytes() -> None:
         data_at += len(b"%x\r\n" % len(body[k : k + 37]))
         wire_offset += range(data_at, data_at + len(body[k : k + 37]))
     for cut in range(1, len(wire)):
-        ex = _Exchange(StreamResult(transport="complete", t_send_ns=0))
+        ex = reader()
         ended = ex.feed(wire[:cut], 1) or ex.feed(wire[cut:], 2)
         assert ended and ex.res.events == expected, cut
         assert ex.res.event_times_ns == [1 if wire_offset[o] < cut else 2 for o in starts], cut
 
 
 def test_exchange_error_body_and_partial_end() -> None:
-    ex = _Exchange(StreamResult(transport="complete", t_send_ns=0))
+    ex = reader()
     assert ex.feed(b"HTTP/1.1 429 Too Many\r\nContent-Length: 9\r\n\r\n{\"e\": 1}\n", 5)
     assert ex.res.transport == "http_error" and ex.res.body == b'{"e": 1}\n' and not ex.res.events
-    ex = _Exchange(StreamResult(transport="complete", t_send_ns=0))
+    ex = reader()
     head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
     assert not ex.feed(head + chunked(b"data: 1\n\ndata: 2", 9)[:-5], 3)
     ex.end()  # as on a timeout or a cancel: what arrived is framed

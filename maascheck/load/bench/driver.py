@@ -76,7 +76,7 @@ class Run:
 
 
 def _request_bytes(url: str, body: bytes, key: str) -> tuple[str, int, bytes]:
-    from maascheck.load.client.lean import Endpoint
+    from maascheck.load.client.http11 import Endpoint
 
     ep = Endpoint.parse(url)
     head = (
@@ -89,7 +89,7 @@ def _request_bytes(url: str, body: bytes, key: str) -> tuple[str, int, bytes]:
 
 # ---- gevent kinds ------------------------------------------------------------------------------------
 def _reader(url: str, key: str, body: bytes, run: Run) -> Callable[[], None]:
-    from maascheck.load.client.lean import Endpoint
+    from maascheck.load.client.http11 import Endpoint
     from maascheck.load.client.reactor import ReactorClient
 
     def stream() -> None:
@@ -108,7 +108,8 @@ def _reader(url: str, key: str, body: bytes, run: Run) -> Callable[[], None]:
 
 def _greenlet_client(url: str, key: str, body: bytes, run: Run) -> Callable[[], None]:
     """The previous client (a greenlet per socket) with the old record path: metrics, JSON line."""
-    from maascheck.load.client.lean import Endpoint, StreamClient
+    from maascheck.load.client.http11 import Endpoint
+    from maascheck.load.client.lean import StreamClient
     from maascheck.load.measure.metrics import request_record
 
     sink = open("/dev/null", "w")  # noqa: SIM115 - lives as long as the process
@@ -237,7 +238,7 @@ def _httpx(url: str, key: str, body: bytes, run: Run) -> Callable[[], None]:
 def _fasthttp(url: str, key: str, body: bytes, run: Run) -> Callable[[], None]:
     from geventhttpclient import URL, HTTPClient
 
-    from maascheck.load.client.lean import Endpoint
+    from maascheck.load.client.http11 import Endpoint
 
     path = Endpoint.parse(url).base_path + "/chat/completions"
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}

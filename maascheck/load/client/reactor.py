@@ -5,23 +5,23 @@ failed non-blocking `recv` (EAGAIN), an io-watcher start/stop and two greenlet s
 -> user) before the successful `recv`. Here the user greenlet only sends the request and then sleeps
 on a `gevent.hub.Waiter`; the socket gets a libev io watcher whose callback runs *inside the hub*
 when the socket is readable: one `recv`, one `perf_counter_ns`, and the bytes are stored with their
-arrival time (a chunked body is de-chunked only when its last bytes look like the end). No greenlet
-switch and no parsing per chunk. The waiting user is switched to once, when the response has ended
-(or failed, or timed out); SSE events are then framed in one pass (`maascheck.load.client.framing`).
+arrival time by `maascheck.load.client.exchange.ResponseReader` (no parsing per chunk). The waiting
+user is switched to once, when the response has ended (or failed, or passed a bound); SSE events are
+then framed in one pass. A repeating libev timer (`Limits.tick_s`) checks the head, idle and deadline
+bounds, so the hot path only stores the time of the last read.
 
 Timestamps: the callback reads the clock right after `recv` returned, so each event gets the
 arrival time of the read that delivered its first byte, as in `StreamClient` (AIPerf's first-byte
-rule, `/work/shared/notes/load-metrics.md` §8). If the user's greenlet is killed mid-stream (the run
-stopped), `StreamCancelled` carries what had arrived, with transport "cancelled".
+rule). If the user's greenlet is killed mid-stream (the run stopped), `StreamCancelled` carries what
+had arrived, with transport "cancelled".
 
 Plain HTTP only: HTTPS endpoints use `StreamClient` (`open_client` picks). Results are the same
-`StreamResult`s, with the same outcome rules (connect_error, timeout, http_error, truncated, complete).
+`StreamResult`s, with the same transport kinds (`maascheck.load.client.result.Transport`).
 """
 
 from __future__ import annotations
 
 import _socket
-import contextlib
 import socket
 from time import perf_counter_ns
 from typing import Any
@@ -31,176 +31,20 @@ import gevent.socket
 from gevent import GreenletExit
 from gevent.hub import Waiter
 
-from maascheck.load.client.framing import frame_events
-from maascheck.load.client.lean import (
-    MAX_ERROR_BODY,
-    MAX_HEADER_BYTES,
-    RECV_SIZE,
-    Endpoint,
-    StreamCancelled,
-    StreamClient,
-    StreamResult,
-    _describe,
-    _parse_head,
-    header_block,
-    post_request,
-)
+from maascheck.load.client.exchange import FailKind, ResponseReader
+from maascheck.load.client.http11 import Endpoint, connect_failure, describe, header_block, post_request
+from maascheck.load.client.lean import RECV_SIZE, StreamClient
+from maascheck.load.client.limits import BoundExceeded, Limits
+from maascheck.load.client.result import StreamCancelled, StreamResult
 
 _READ = 1  # libev EV_READ
-
-
-class _Exchange:
-    """One response: the head is parsed as it arrives; body bytes are only stored until the end.
-
-    The hot path (one call per `recv`) appends the bytes and their arrival time, and, for a chunked
-    body, checks the last bytes for a possible end (``0\\r\\n`` or a blank line). Only then is the body
-    de-chunked, incrementally from where the last check stopped, so a false alarm costs nothing twice.
-    SSE events are framed once, after the end (`maascheck.load.client.framing.frame_events`).
-    """
-
-    __slots__ = (
-        "carry", "chunked", "error_body", "in_head", "k", "keep", "left", "limit", "payload_times", "payloads",
-        "pieces", "raw", "remaining", "res", "times", "total",
-    )  # fmt: skip
-
-    def __init__(self, res: StreamResult) -> None:
-        self.res = res
-        self.raw = b""  # the head, until it is complete
-        self.in_head = True
-        self.chunked = False
-        self.remaining: int | None = None  # Content-Length body: bytes still to come
-        self.keep = False
-        self.error_body = False
-        self.limit: int | None = None
-        self.total = 0  # de-chunked body bytes
-        self.pieces: list[bytes] = []  # chunked: raw body bytes per recv, not yet de-chunked past `k`
-        self.times: list[int] = []  # their arrival times
-        self.k = 0  # the next piece the de-chunker reads
-        self.carry = b""  # a chunk-size line or CRLF cut across two pieces
-        self.left = -1  # chunk data bytes still to come; -1 a size line is next; -2 the CRLF after data
-        self.payloads: list[bytes] = []  # de-chunked body bytes
-        self.payload_times: list[int] = []
-
-    def feed(self, data: bytes, t: int) -> bool:
-        """Consume bytes that arrived at `t`; True when the response has ended."""
-        if self.in_head:
-            return self._head_bytes(data, t)
-        if self.chunked:
-            self.pieces.append(data)
-            self.times.append(t)
-            if self.error_body or len(data) < 8 or data.endswith(b"\r\n\r\n") or data.endswith(b"0\r\n"):
-                return self._dechunk() and self.end()
-            return False
-        return self._plain(data, t)
-
-    def _head_bytes(self, data: bytes, t: int) -> bool:
-        self.raw += data
-        if self.raw.startswith(b"\r\n"):  # the CRLF closing the previous chunked body, if late
-            self.raw = self.raw.lstrip(b"\r\n")
-        end = self.raw.find(b"\r\n\r\n")
-        if end < 0:
-            if len(self.raw) > MAX_HEADER_BYTES:
-                raise ValueError(f"response headers exceed {MAX_HEADER_BYTES} bytes")
-            return False
-        res = self.res
-        res.t_headers_ns = t
-        status, headers, keep = _parse_head(self.raw[:end])
-        res.status = status
-        res.retry_after = headers.get("retry-after") if status >= 300 else None
-        rest, self.raw, self.in_head = self.raw[end + 4 :], b"", False
-        self.chunked = "chunked" in headers.get("transfer-encoding", "").lower()
-        if "content-length" in headers and not self.chunked:
-            self.remaining = int(headers["content-length"])
-        self.keep = keep and (self.chunked or self.remaining is not None)
-        if status >= 400:
-            res.transport, self.error_body, self.limit = "http_error", True, MAX_ERROR_BODY
-        if self.remaining == 0:
-            return self.end()
-        if not rest:
-            return False
-        return self.feed(rest, t)
-
-    def _plain(self, data: bytes, t: int) -> bool:
-        if self.remaining is not None:
-            data = data[: self.remaining]
-            self.remaining -= len(data)
-        self.payloads.append(data)
-        self.payload_times.append(t)
-        self.total += len(data)
-        if self.remaining == 0 or (self.limit is not None and self.total >= self.limit):
-            return self.end()
-        return False
-
-    def _dechunk(self) -> bool:
-        """De-chunk the pieces not read yet; True at the last (zero-size) chunk or at the error-body limit."""
-        pieces, times, out, out_t = self.pieces, self.times, self.payloads, self.payload_times
-        left = self.left
-        while self.k < len(pieces):
-            raw = self.carry + pieces[self.k] if self.carry else pieces[self.k]
-            t = times[self.k]
-            self.k += 1
-            self.carry = b""
-            pos, n = 0, len(raw)
-            while pos < n:
-                if left == -1:
-                    eol = raw.find(b"\r\n", pos)
-                    if eol < 0:
-                        if n - pos > MAX_HEADER_BYTES:
-                            raise ValueError(f"chunk-size line longer than {MAX_HEADER_BYTES} bytes")
-                        self.carry = raw[pos:]
-                        break
-                    size = int(raw[pos:eol].split(b";", 1)[0], 16)
-                    pos = eol + 2
-                    if size == 0:  # trailers are not read: the server's CRLF stays unread or arrives later
-                        self.pieces.clear()
-                        self.times.clear()
-                        self.k, self.left = 0, -1
-                        return True
-                    left = size
-                elif left == -2:
-                    if n - pos < 2:
-                        self.carry = raw[pos:]
-                        break
-                    pos += 2
-                    left = -1
-                else:
-                    take = left if left < n - pos else n - pos
-                    out.append(raw[pos : pos + take])
-                    out_t.append(t)
-                    self.total += take
-                    pos += take
-                    left = left - take or -2
-        self.left = left
-        return self.limit is not None and self.total >= self.limit
-
-    def end(self) -> bool:
-        """Frame the body received so far into the result's events (also on timeout and truncation)."""
-        if self.chunked and self.k < len(self.pieces):
-            with contextlib.suppress(ValueError):
-                self._dechunk()
-        res = self.res
-        events, times = frame_events(self.payloads, self.payload_times)
-        self.payloads, self.payload_times = [], []
-        if self.error_body:
-            res.body = b"\n\n".join(events)
-            res.error = f"HTTP {res.status}: " + res.body[:500].decode("utf-8", "replace")
-        else:
-            res.events, res.event_times_ns = events, times
-        return True
-
-    def eof(self) -> bool:
-        """The peer closed: True when that legitimately ends a close-delimited body."""
-        if self.in_head or self.chunked or self.remaining is not None:
-            return False
-        self.end()
-        return True
 
 
 class ReactorClient:
     """One keep-alive HTTP/1.1 connection per user, read by a hub callback (same API as `StreamClient`).
 
-    `timeout` bounds the whole request from its send (a stalled stream ends as `timeout` after it);
-    `connect_timeout` bounds the TCP connect.
+    `limits` bounds every wait and size of an exchange; `timeout` (when `limits` is not given) is
+    its deadline, with the default head and idle bounds capped at it.
     """
 
     def __init__(
@@ -209,17 +53,16 @@ class ReactorClient:
         headers: dict[str, str],
         *,
         timeout: float = 120.0,
-        connect_timeout: float = 10.0,
+        limits: Limits | None = None,
     ) -> None:
         if endpoint.scheme != "http":
             raise ValueError("ReactorClient speaks plain HTTP; use open_client() for https endpoints")
         self.endpoint = endpoint
-        self.timeout = timeout
-        self.connect_timeout = connect_timeout
+        self.limits = limits or Limits.for_timeout(timeout)
         self._header_block = header_block(endpoint, headers)
         self._sock: Any = None  # a raw `_socket.socket`, non-blocking
         self._watcher: Any = None
-        self._ex: _Exchange | None = None
+        self._ex: ResponseReader | None = None
         self._waiter: Waiter[StreamResult] | None = None
 
     def close(self) -> None:
@@ -234,7 +77,7 @@ class ReactorClient:
 
     def _connect(self) -> None:
         sock = socket.create_connection(
-            (self.endpoint.host, self.endpoint.port), timeout=self.connect_timeout
+            (self.endpoint.host, self.endpoint.port), timeout=self.limits.connect_s
         )
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         raw = _socket.socket(sock.family, sock.type, sock.proto, fileno=sock.detach())
@@ -260,15 +103,17 @@ class ReactorClient:
             self._send(request)
         except OSError as exc:  # refused, unreachable, connect timeout, reset while sending
             self.close()
-            res.transport, res.error, res.t_end_ns = "connect_error", _describe(exc), perf_counter_ns()
+            res.transport, res.error = connect_failure(exc, self.limits)
+            res.t_end_ns = perf_counter_ns()
             return res
-        ex = self._ex = _Exchange(res)
+        ex = self._ex = ResponseReader(res, self.limits)
         waiter: Waiter[StreamResult] = Waiter()
         self._waiter = waiter
         loop = gevent.get_hub().loop
         loop.update_now()  # libev timers count from the loop's cached time, stale if the hub was idle
-        timer = loop.timer(self.timeout)
-        timer.start(self._on_timeout)
+        tick = self.limits.tick_s
+        timer = loop.timer(tick, tick)
+        timer.start(self._on_tick)
         self._watcher.start(self._on_readable)
         try:
             waiter.get()
@@ -295,7 +140,7 @@ class ReactorClient:
             try:
                 sent = self._sock.send(view)
             except BlockingIOError:
-                gevent.socket.wait_write(self._sock.fileno(), timeout=self.timeout)
+                gevent.socket.wait_write(self._sock.fileno(), timeout=self.limits.deadline_s)
                 continue
             view = view[sent:]
 
@@ -311,9 +156,8 @@ class ReactorClient:
             self.close()
         waiter.switch(ex.res)
 
-    def _fail(self, ex: _Exchange, transport: str, error: str) -> None:
-        ex.res.transport, ex.res.error = transport, error
-        ex.end()
+    def _fail(self, ex: ResponseReader, kind: FailKind, error: str) -> None:
+        ex.fail(kind, error)
         self._finish(False)
 
     def _on_readable(self) -> None:
@@ -326,7 +170,7 @@ class ReactorClient:
         except BlockingIOError:
             return
         except OSError as exc:
-            self._fail(ex, "truncated", _describe(exc))
+            self._fail(ex, "truncated", describe(exc))
             return
         t = perf_counter_ns()
         if not data:
@@ -337,22 +181,25 @@ class ReactorClient:
             return
         try:
             done = ex.feed(data, t)
-        except ValueError as exc:  # malformed head or chunk size
-            self._fail(ex, "truncated", _describe(exc))
+        except BoundExceeded as exc:  # a size bound, or bytes that are not HTTP/1.1
+            self._fail(ex, exc.kind, str(exc))
             return
-        if done:  # an error body cut at MAX_ERROR_BODY leaves unread bytes: that connection cannot be reused
-            self._finish(ex.keep and not (ex.error_body and ex.total >= MAX_ERROR_BODY))
+        if done:
+            self._finish(ex.keep)
 
-    def _on_timeout(self) -> None:
+    def _on_tick(self) -> None:
         ex = self._ex
-        if ex is not None:
-            self._fail(ex, "timeout", f"no complete response within the {self.timeout:g}s timeout")
+        if ex is None:
+            return
+        late = ex.overdue(perf_counter_ns())
+        if late is not None:
+            self._fail(ex, *late)
 
 
 def open_client(
-    endpoint: Endpoint, headers: dict[str, str], *, timeout: float = 120.0
+    endpoint: Endpoint, headers: dict[str, str], *, timeout: float = 120.0, limits: Limits | None = None
 ) -> ReactorClient | StreamClient:
     """The lean hub-callback client for http://, the greenlet-socket `StreamClient` for https://."""
     if endpoint.scheme == "http":
-        return ReactorClient(endpoint, headers, timeout=timeout)
-    return StreamClient(endpoint, headers, timeout=timeout)
+        return ReactorClient(endpoint, headers, timeout=timeout, limits=limits)
+    return StreamClient(endpoint, headers, timeout=timeout, limits=limits)

@@ -1,9 +1,15 @@
-"""Parse raw SSE events (as framed by `maascheck.load.client.lean`) into the facts the metrics need.
+"""Parse raw SSE events (as framed by `maascheck.load.client.sse`) into the facts the metrics need.
 
 Runs after the stream ended, off the timing path. SSE field rules follow the WHATWG HTML standard
 §9.2.6 ("data:" lines joined with newlines, one optional space after the colon, lines starting with ":"
-are comments). Tolerated deviation: a bare JSON object line without the ``data:`` prefix (the stream
-example of seed 002 shows one) is read as data.
+are comments; line ends are LF after framing). Tolerated deviation: a bare JSON object line without the
+``data:`` prefix (the stream example of seed 002 shows one) is read as data.
+
+Every event is untrusted: data that is not JSON (invalid UTF-8, lone surrogates, numbers beyond a
+double, nesting past the parser's depth limit) is a `bad_json` chunk; JSON whose fields have the wrong
+types for `CreateChatCompletionStreamResponse` / `CreateCompletionResponse` (github.com/openai/openai-openapi:
+`choices` an array of objects, `delta` an object, `content`/`text` strings, `created` an integer,
+`usage` token counts non-negative integers) is a `bad_chunk` chunk. Neither ever raises.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ class Chunk:
     """One SSE event reduced to what the metrics use."""
 
     t_ns: int
-    kind: str  # "data" | "done" | "error" | "comment" | "invalid"
+    kind: str  # "data" | "done" | "error" | "comment" | "bad_json" | "bad_chunk"
     content: bool = False  # a non-empty delta.content (chat) or choices[].text (completions)
     reasoning: bool = False  # a non-empty delta.reasoning_content / delta.reasoning
     tool_calls: bool = False  # a non-empty delta.tool_calls (or legacy function_call)
@@ -71,55 +77,103 @@ def parse_event(raw: bytes, t_ns: int) -> Chunk:
     return _from_json(data, t_ns, event_name)
 
 
+MAX_TOKEN_COUNT = 2**31 - 1
+"""Largest token count taken from a chunk's usage; larger or negative counts make the chunk `bad_chunk`."""
+
+
+def printable(text: str, limit: int = 500) -> str:
+    """`text` cut to `limit` characters, lone surrogates escaped (so any JSON encoder takes it)."""
+    return text[:limit].encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _from_json(data: bytes, t_ns: int, event_name: bytes) -> Chunk:
     try:
         obj = _loads(data)
-    except ValueError:
-        return Chunk(t_ns, "invalid", error=f"event data is not JSON: {data[:120]!r}")
+    except (ValueError, RecursionError) as exc:  # orjson: JSONDecodeError; json: also RecursionError
+        return Chunk(t_ns, "bad_json", error=f"event data is not JSON ({printable(str(exc), 120)}): {data[:120]!r}")
     if not isinstance(obj, dict):
-        return Chunk(t_ns, "invalid", error=f"event data is not a JSON object: {data[:120]!r}")
+        return Chunk(t_ns, "bad_json", error=f"event data is not a JSON object: {data[:120]!r}")
     if "error" in obj or event_name == b"error":
         return Chunk(t_ns, "error", error=_error_text(obj))
-    return _chunk_from(obj, t_ns)
+    try:
+        return _chunk_from(obj, t_ns)
+    except _WrongType as wrong:
+        return Chunk(t_ns, "bad_chunk", error=f"{wrong} in {data[:120]!r}")
 
 
 def _error_text(obj: dict[str, Any]) -> str:
     err = obj.get("error", obj)
     if isinstance(err, dict):
-        return str(err.get("message") or err.get("type") or err)[:500]
-    return str(err)[:500]
+        return printable(str(err.get("message") or err.get("type") or err))
+    return printable(str(err))
+
+
+class _WrongType(Exception):
+    """A chunk field of the wrong JSON type; the message names the field, what came and what is expected."""
+
+
+_JSON_NAMES = {dict: "an object", list: "an array", str: "a string", int: "an integer", float: "a number",
+               bool: "a boolean", type(None): "null"}  # fmt: skip
+
+
+def _expect(value: object, types: tuple[type, ...], where: str) -> None:
+    if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+        expected = " or ".join(_JSON_NAMES[t] for t in types)
+        got = _JSON_NAMES.get(type(value), type(value).__name__)
+        raise _WrongType(f"{where} is {got}, expected {expected}")
+
+
+def _count(usage: dict[str, Any], name: str) -> int | None:
+    value = usage.get(name)
+    _expect(value, (int, type(None)), f"usage.{name}")
+    if value is not None and not 0 <= value <= MAX_TOKEN_COUNT:
+        raise _WrongType(f"usage.{name} is {value}, expected 0..{MAX_TOKEN_COUNT}")
+    return value
+
+
+_OPTIONAL_STR = (str, type(None))
+_STR_TYPES = frozenset(_OPTIONAL_STR)
 
 
 def _chunk_from(obj: dict[str, Any], t_ns: int) -> Chunk:
-    choices = obj.get("choices") or []
+    for name in ("id", "model", "object", "system_fingerprint"):
+        _expect(obj.get(name), _OPTIONAL_STR, name)
+    _expect(obj.get("created"), (int, type(None)), "created")
+    choices = obj.get("choices")
+    _expect(choices, (list, type(None)), "choices")
     chunk = Chunk(t_ns, "data")
     texts: list[str] = []
-    for choice in choices if isinstance(choices, list) else []:
-        if not isinstance(choice, dict):
-            continue
+    for i, choice in enumerate(choices or ()):
+        _expect(choice, (dict,), f"choices[{i}]")
+        _expect(choice.get("finish_reason"), _OPTIONAL_STR, f"choices[{i}].finish_reason")
         delta = choice.get("delta")
-        if isinstance(delta, dict):
+        _expect(delta, (dict, type(None)), f"choices[{i}].delta")
+        if delta is not None:
             content = delta.get("content")
+            _expect(content, _OPTIONAL_STR, f"choices[{i}].delta.content")
             reasoning = delta.get("reasoning_content") or delta.get("reasoning")
-            if isinstance(content, str) and content:
+            _expect(reasoning, _OPTIONAL_STR, f"choices[{i}].delta.reasoning_content")
+            _expect(delta.get("tool_calls"), (list, type(None)), f"choices[{i}].delta.tool_calls")
+            if content:
                 chunk.content = True
                 texts.append(content)
-            if isinstance(reasoning, str) and reasoning:
+            if reasoning:
                 chunk.reasoning = True
                 texts.append(reasoning)
             if delta.get("tool_calls") or delta.get("function_call"):
                 chunk.tool_calls = True
         text = choice.get("text")  # legacy completions
-        if isinstance(text, str) and text:
+        _expect(text, _OPTIONAL_STR, f"choices[{i}].text")
+        if text:
             chunk.content = True
             texts.append(text)
         chunk.logprob_tokens = _logprob_count(choice.get("logprobs"), chunk.logprob_tokens)
     chunk.text = "".join(texts)
     usage = obj.get("usage")
-    if isinstance(usage, dict):
-        completion, prompt = usage.get("completion_tokens"), usage.get("prompt_tokens")
-        chunk.usage_completion = completion if isinstance(completion, int) else None
-        chunk.usage_prompt = prompt if isinstance(prompt, int) else None
+    _expect(usage, (dict, type(None)), "usage")
+    if usage is not None:
+        chunk.usage_completion = _count(usage, "completion_tokens")
+        chunk.usage_prompt = _count(usage, "prompt_tokens")
         chunk.final_usage = not choices
     return chunk
 
@@ -147,14 +201,28 @@ def parse_stream(events: list[bytes], times_ns: list[int]) -> list[Chunk]:
         if raw.startswith(b"data: {") and b"\n" not in raw:
             try:
                 obj = _loads(raw[6:])
-            except ValueError:
+            except (ValueError, RecursionError):
                 obj = None
-            if type(obj) is dict and "error" not in obj and obj.get("usage") is None:
+            if (
+                type(obj) is dict
+                and "error" not in obj
+                and obj.get("usage") is None
+                and type(obj.get("created", 0)) is int
+                and type(obj.get("id")) in _STR_TYPES
+                and type(obj.get("model")) in _STR_TYPES
+                and type(obj.get("object")) in _STR_TYPES
+                and type(obj.get("system_fingerprint")) in _STR_TYPES
+            ):
                 choices = obj.get("choices")
                 if type(choices) is list and len(choices) == 1 and type(choices[0]) is dict:
                     choice = choices[0]
                     delta = choice.get("delta")
-                    if type(delta) is dict and len(delta) == 1 and choice.get("logprobs") is None:
+                    if (
+                        type(delta) is dict
+                        and len(delta) == 1
+                        and choice.get("logprobs") is None
+                        and type(choice.get("finish_reason")) in _STR_TYPES
+                    ):
                         content = delta.get("content")
                         if type(content) is str and "text" not in choice:
                             out.append(Chunk(t, "data", content=bool(content), text=content))

@@ -23,23 +23,36 @@ Definitions (times from `perf_counter_ns`; each event is stamped at the arrival 
 - **Output tokens**: `usage.completion_tokens` (source "usage") when the usage chunk came, else the sum
   of per-chunk counts ("chunk_usage" / "tokenizer"), else the number of token chunks ("chunks").
   `token_mismatch` = usage - chunk-derived count when both are known.
-- **Outcome** (first that applies): connect_error, timeout, http_error (status >= 400), cancelled
-  (the run stopped while the request was in flight; not a failure), stream_error (an in-stream error
-  event), truncated (connection closed before the body ended), no_done (the body ended without
-  `data: [DONE]`), ok.
+- **Outcome** (first that applies): connect_error, http_error (any status but 200; the error kind is
+  `http_<status>`), cancelled (the run stopped while the request was in flight; not a failure), a
+  bound of `maascheck.load.client.limits` (head_timeout, idle_timeout, deadline, too_large,
+  line_too_long, ...), stream_error (an in-stream error event), truncated (connection closed before
+  the body ended), bad_json / bad_chunk (an event that is not JSON, or JSON of the wrong types),
+  no_done (the body ended without `data: [DONE]`), no_tokens (no token chunk), ok. A request is ok
+  only when every event parsed and it carried the tokens it counts.
+- **Capped lists**: `itl_ms` and `icl_ms` keep at most `MAX_GAPS` values per request: a longer list is
+  replaced by `MAX_GAPS` values at evenly spaced ranks of the sorted list (its quantiles), and
+  `gaps_capped` says so. Below the cap the lists are exact.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from maascheck.load.client.lean import StreamResult
-from maascheck.load.measure.events import Chunk, parse_stream
+from maascheck.load.client.limits import BOUND_KINDS
+from maascheck.load.client.result import StreamResult
+from maascheck.load.measure.events import Chunk, parse_stream, printable
 
 TokenCounter = Callable[[str], int]
 NS_PER_MS = 1e6
+MAX_GAPS = 1000
+"""Values kept per request in `itl_ms` and `icl_ms` (quantiles of the full list beyond it)."""
+_TRANSPORT_OUTCOMES = frozenset(("connect_error", "http_error", "cancelled", *BOUND_KINDS))
+OUTCOMES = ("ok", "connect_error", "http_error", "cancelled", *BOUND_KINDS, "stream_error", "truncated",
+            "bad_json", "bad_chunk", "no_done", "no_tokens", "timeout")  # fmt: skip
+"""Every outcome a record can carry (`timeout`: records of runs before the time bounds were split)."""
 
 
 def _ms(delta_ns: int) -> float:
@@ -48,16 +61,51 @@ def _ms(delta_ns: int) -> float:
 
 def outcome_of(result: StreamResult, chunks: list[Chunk]) -> tuple[str, str | None]:
     """Classify the exchange; returns (outcome, error text)."""
-    if result.transport in ("connect_error", "timeout", "http_error", "cancelled"):
-        return result.transport, result.error
+    if result.transport in _TRANSPORT_OUTCOMES:
+        return result.transport, None if result.error is None else printable(result.error)
     for c in chunks:
         if c.kind == "error":
             return "stream_error", c.error
     if result.transport == "truncated":
         return "truncated", result.error
+    for kind in ("bad_json", "bad_chunk"):
+        bad = [i for i, c in enumerate(chunks) if c.kind == kind]
+        if bad:
+            first = chunks[bad[0]]
+            return kind, f"{len(bad)} of {len(chunks)} events; event {bad[0]}: {first.error}"
     if not any(c.kind == "done" for c in chunks):
         return "no_done", "the stream ended without a `data: [DONE]` event"
+    if not any(c.is_token for c in chunks):
+        return "no_tokens", "the stream carried no chunk with content, reasoning or tool calls"
     return "ok", None
+
+
+def quantile_sample(values: list[float], cap: int = MAX_GAPS) -> list[float]:
+    """`values` when at most `cap` long, else `cap` values at evenly spaced ranks of the sorted list."""
+    if len(values) <= cap:
+        return values
+    ordered = sorted(values)
+    last = len(ordered) - 1
+    return [ordered[round(i * last / (cap - 1))] for i in range(cap)]
+
+
+def _per_token_gaps(gaps: list[int], counts: Iterable[int], cap: int) -> tuple[list[float], bool]:
+    """Each gap divided by its chunk's tokens, once per token; past `cap` values, their quantiles."""
+    runs = [(_ms(g // n), n) for g, n in zip(gaps, counts, strict=False)]
+    total = sum(n for _, n in runs)
+    if total <= cap:
+        out: list[float] = []
+        for value, n in runs:
+            out.extend([value] * n)
+        return out, False
+    runs.sort()
+    picks, out, seen, k = [round(i * (total - 1) / (cap - 1)) for i in range(cap)], [], 0, 0
+    for value, n in runs:  # the values at ranks `picks` of the expanded, sorted list
+        seen += n
+        while k < cap and picks[k] < seen:
+            out.append(value)
+            k += 1
+    return out, True
 
 
 def tokens_per_chunk(chunks: list[Chunk], counter: TokenCounter | None) -> tuple[list[int], str]:
@@ -105,6 +153,7 @@ def request_record(
         usage = next((c for c in reversed(chunks) if c.usage_completion is not None), None)
 
     ttft = ttfo = e2e = tpot = None
+    capped = False
     itl: list[float] = []
     icl: list[float] = []
     if token_chunks:
@@ -113,12 +162,13 @@ def request_record(
         ttfo = _ms(first_out.t_ns - send) if first_out else None
         e2e = _ms(token_chunks[-1].t_ns - send)
         gaps = [cur.t_ns - prev.t_ns for prev, cur in itertools.pairwise(token_chunks)]
-        icl = [round(g / NS_PER_MS, 4) for g in gaps]
+        icl = quantile_sample([round(g / NS_PER_MS, 4) for g in gaps])
+        capped = len(gaps) > MAX_GAPS
         if all(n == 1 for n in counts):
             itl = icl.copy()
         else:
-            for g, n in zip(gaps, counts[1:], strict=False):
-                itl.extend([_ms(g // n)] * n)
+            itl, itl_capped = _per_token_gaps(gaps, counts[1:], MAX_GAPS)
+            capped = capped or itl_capped
     chunk_tokens = sum(counts)
     output_tokens: int | None
     if usage is not None and usage.usage_completion is not None:
@@ -147,6 +197,7 @@ def request_record(
         "tpot_ms": tpot,
         "itl_ms": itl,
         "icl_ms": icl,
+        "gaps_capped": capped,
         "chunks": len(token_chunks),
         "events": len(chunks),
         "output_tokens": output_tokens,

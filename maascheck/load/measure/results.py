@@ -90,7 +90,11 @@ def throughput_block(records: list[dict[str, Any]], window_s: float) -> dict[str
 
 
 def requests_block(records: list[dict[str, Any]], warmup_excluded: int) -> dict[str, Any]:
-    """Counts by outcome and by error kind; cancelled requests are neither ok nor failed."""
+    """Counts by outcome and by error kind; cancelled requests are neither ok nor failed.
+
+    `gaps_capped` counts the requests whose `itl_ms`/`icl_ms` lists were cut to their quantiles
+    (`maascheck.load.measure.metrics.MAX_GAPS`): pooled ITL/ICL percentiles are then approximate.
+    """
     outcomes = Counter(r["outcome"] for r in records)
     kinds = Counter(k for k in map(error_kind, records) if k)
     ok, cancelled = outcomes.get("ok", 0), outcomes.get("cancelled", 0)
@@ -104,6 +108,7 @@ def requests_block(records: list[dict[str, Any]], warmup_excluded: int) -> dict[
         "error_rate": round((decided - ok) / decided, 4) if decided else None,
         "by_outcome": dict(sorted(outcomes.items())),
         "errors_by_kind": dict(sorted(kinds.items())),
+        "gaps_capped": sum(1 for r in records if r.get("gaps_capped")),
     }
 
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from maascheck.core.errors import ConfigError
 from maascheck.core.options import Values
-from maascheck.load.client.lean import Endpoint
+from maascheck.load.client.http11 import Endpoint
 from maascheck.load.entry import LOCUSTFILE
 from maascheck.load.measure.results import EXIT_INTERRUPTED
 from maascheck.load.measure.slo import parse_all

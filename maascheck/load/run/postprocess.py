@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import gevent
 from gevent.event import Event
 
-from maascheck.load.client.lean import StreamResult
+from maascheck.load.client.result import StreamResult
 from maascheck.load.measure.events import Chunk, parse_stream
 
 SLICE_EVENTS = 16

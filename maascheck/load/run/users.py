@@ -20,8 +20,9 @@ from locust import User, constant, task
 
 from maascheck.core.inert import one_line
 from maascheck.core.retry_after import retry_after_seconds
-from maascheck.load.client.lean import Endpoint, StreamCancelled, StreamResult
+from maascheck.load.client.http11 import Endpoint
 from maascheck.load.client.reactor import open_client
+from maascheck.load.client.result import StreamCancelled, StreamResult
 from maascheck.load.measure.events import Chunk, parse_stream
 from maascheck.load.measure.metrics import request_record
 from maascheck.load.run.runtime import Runtime, runtime_of
