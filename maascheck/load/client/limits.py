@@ -4,7 +4,7 @@ Every response is untrusted: each wait (connect, response head, gap between byte
 and each size (head, body, SSE line, SSE event, event count) has a bound. A bound that trips ends
 the exchange with a transport kind named after it (`BOUND_KINDS`), and the error text says which
 bound and its value. Defaults fit long reasoning streams: a 100,000-token stream of ~250-byte chunks
-(about 25 MB) stays under every default.
+(about 25 MB, 100,000 events) stays under every default.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ class Limits:
     max_response_bytes: int = 32 * MIB  # wire bytes of the body
     max_line_bytes: int = 1 * MIB  # one SSE line
     max_event_bytes: int = 4 * MIB  # one SSE event (its lines together)
-    max_events: int = 100_000  # SSE events of one stream
+    max_events: int = 200_000  # SSE events of one stream
     max_error_body: int = 64 * KIB  # the body of a non-200 answer is kept up to this, then cut
 
     @classmethod

@@ -55,9 +55,10 @@ def frame_events(payloads: list[bytes], times: list[int], limits: Limits | None 
     lim = limits or Limits()
     if not payloads:
         return Framed()
-    if any(b"\r" in p for p in payloads):
-        payloads = normalise_line_ends(payloads)
     body = payloads[0] if len(payloads) == 1 else b"".join(payloads)
+    if b"\r" in body:
+        payloads = normalise_line_ends(payloads)
+        body = b"".join(payloads)
     skip = len(_BOM) if body.startswith(_BOM) else 0
     if skip:
         body = body[skip:]
