@@ -59,6 +59,9 @@ CASES = [
     ("created-1e400", ("--users", "2", "--run-time", "3s"), {"bad_json"}, "bad_json"),
     ("bare-cr", ("--users", "2", "--run-time", "3s"), {"ok"}, "ok"),
     ("redirect-307", ("--users", "1", "--run-time", "2s"), {"http_error"}, "http_error"),
+    ("silent", ("--users", "1", "--run-time", "4s", "--head-timeout", "1"), {"head_timeout"}, "head_timeout"),
+    ("ping-forever", ("--users", "1", "--run-time", "4s", "--request-timeout", "2"), {"deadline"}, "deadline"),
+    ("endless-content", ("--users", "1", "--run-time", "5s", "--max-response-mb", "1"), {"too_large"}, "too_large"),
 ]  # fmt: skip
 
 

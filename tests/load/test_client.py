@@ -113,3 +113,17 @@ def test_open_client_picks_by_scheme() -> None:
     assert isinstance(open_client(Endpoint.parse("https://127.0.0.1:1/v1"), {}), StreamClient)
     with pytest.raises(ValueError, match="plain HTTP"):
         ReactorClient(Endpoint.parse("https://127.0.0.1:1/v1"), {})
+
+
+@pytest.mark.timeout(30)
+def test_a_silence_mid_stream_is_an_idle_timeout_with_its_bound(exact_url: str, client_cls: Client) -> None:
+    from maascheck.load.client.limits import Limits
+
+    client = client_cls(Endpoint.parse(exact_url), {}, limits=Limits(idle_s=0.5, deadline_s=20))
+    body = build_body("chat", Prompt("hello", 8, 1), BodyOptions("stall"))
+    try:
+        r = request_record(client.post_stream("/chat/completions", body))
+    finally:
+        client.close()
+    assert r["outcome"] == "idle_timeout" and "idle_s=0.5" in str(r["error"]), r
+    assert r["e2e_done_ms"] is not None and r["e2e_done_ms"] < 2500  # type: ignore[operator]

@@ -30,6 +30,7 @@ from maascheck.core.options import (
     integer,
     number,
 )
+from maascheck.load.client.limits import MIB, Limits
 from maascheck.load.measure.slo import Slo, parse_slo, read_slo_file
 from maascheck.load.workload.payloads import SCENARIOS, BodyOptions
 from maascheck.load.workload.workloads import Workload, build_workload
@@ -124,6 +125,18 @@ LOAD_OPTIONS = OptionTable(
             "request-timeout", "per-request stall and total bound, seconds", number(0, above=True), 120.0,
             example="120", metavar="S", aliases=("timeout",),
         ),
+        Option(
+            "head-timeout", "per-request bound on the wait for the response head (1xx included), seconds; "
+            "at most --request-timeout", number(0, above=True), Limits().head_s, example="60", metavar="S",
+        ),
+        Option(
+            "idle-timeout", "per-request bound on a silence between two reads, seconds; at most --request-timeout",
+            number(0, above=True), Limits().idle_s, example="60", metavar="S",
+        ),
+        Option(
+            "max-response-mb", "per-request bound on the streamed body, MiB (beyond it: error kind too_large)",
+            number(0, above=True), Limits().max_response_bytes / MIB, example="32", metavar="MB",
+        ),
         Option("reproduce", "the command that repeats the run", hidden=True, cli=False, env=False, reproduce=False),
         Option(
             "no-reports", "leave CSV, Markdown and HTML to the caller (`maascheck load` renders them itself)",
@@ -190,6 +203,7 @@ class Settings:
     timeout: float = LOAD_OPTIONS.default("request-timeout")
     reproduce: str = ""
     render: bool = True
+    limits: Limits = field(default_factory=Limits)
 
     @property
     def open_loop(self) -> bool:
@@ -238,4 +252,10 @@ def settings_from(options: Any, host: str | None) -> Settings:
         timeout=v.request_timeout,
         reproduce=v.reproduce or "",
         render=not v.no_reports,
+        limits=replace(
+            Limits.for_timeout(v.request_timeout),
+            head_s=min(v.head_timeout, v.request_timeout),
+            idle_s=min(v.idle_timeout, v.request_timeout),
+            max_response_bytes=max(int(v.max_response_mb * MIB), 1),
+        ),
     )

@@ -45,7 +45,7 @@ class StreamingUser(User):
         self.rt: Runtime = runtime_of(environment)
         s = self.rt.settings
         headers = {"Authorization": f"Bearer {self.rt.api_key}"} if self.rt.api_key else {}
-        self.client = open_client(Endpoint.parse(s.host), headers, timeout=s.timeout)
+        self.client = open_client(Endpoint.parse(s.host), headers, limits=s.limits)
         StreamingUser._ids += 1
         self._next_prompt: Callable[[], Prompt] = s.workload.sampler(StreamingUser._ids)
         self._path = SCENARIOS[self.scenario]
