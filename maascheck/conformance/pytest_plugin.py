@@ -136,6 +136,10 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
         f"maascheck: budget {o.max_requests} requests; {key}; reports in {state.run.report_dir}",
         f"maascheck: reproduce: {o.reproduce_line()}",
     ]
+    if o.trials:
+        from maascheck.conformance.engine.trials import applicable_probes, plan_line
+
+        lines.append(f"maascheck: --trials {o.trials}: {plan_line(o.trials, applicable_probes(state.run.suite)[0])}")
     return [inert(line) for line in lines]
 
 

@@ -32,6 +32,7 @@ class LiveRun:
         self.results: dict[str, RuleResult] = {}
         self.selected: list[str] = []
         self._prefetched = False
+        self.trials: dict[str, Any] | None = None
         self._t0 = time.monotonic()
 
     @property
@@ -67,10 +68,11 @@ class LiveRun:
             started_utc=self.suite.started_utc,
             finished_utc=utc_now(),
             duration_s=round(time.monotonic() - self._t0, 3),
-            requests_made=self.suite.budget.used,
+            requests_made=self.suite.budget.used + self.suite.trial_requests,
             interrupted=interrupted,
             stopped=stopped,
             extensions=results.extension_fields(self.suite.exchanges()),
+            trials=self.trials,
         )
 
     def write(self, *, interrupted: bool, stopped: bool = False) -> dict[str, Any]:
@@ -80,10 +82,14 @@ class LiveRun:
         return doc
 
     def finish(self, *, interrupted: bool, stopped: bool = False) -> dict[str, Any]:
-        """Final results.json plus the Markdown and HTML summaries; closes the client.
+        """Final results.json plus the Markdown and HTML summaries (after --trials, if asked); closes the client.
 
         `stopped`: Ctrl-C or SIGTERM ended the run (verdict `interrupted`, exit 130).
         """
+        if self.options.trials and not (interrupted or stopped):
+            from maascheck.conformance.engine.trials import run_trials
+
+            self.trials = run_trials(self.suite, self.options.trials)
         doc = self.write(interrupted=interrupted or stopped, stopped=stopped)
         report.render_all(doc, self.report_dir)
         self.suite.close()

@@ -139,6 +139,15 @@ CONFORMANCE_OPTIONS = OptionTable(
         Option("max-events", "events of one stream", integer(1), 10_000, example="10000", metavar="N"),
         Option("max-json-depth", "nesting depth of one JSON document", integer(1), 64, example="64", metavar="N"),
         Option(
+            "trials",
+            "repeat the tool-call and structured-output probes N times and report behaviour rates with 95% "
+            "Wilson intervals (opt-in; N more requests per probe, stated before they start)",
+            integer(0),
+            0,
+            example="20",
+            metavar="N",
+        ),
+        Option(
             "baseline",
             "an earlier run of the same suite (its report folder or results.json): the report lists new "
             "failures, fixed and unchanged ones",
@@ -205,6 +214,7 @@ class RunOptions:
     report_dir: str | None = None
     clients: str | None = None  # the client matrix: "all" or "name,name" (None: the CLIENT-... rules skip)
     clients_mode: str = "replay"  # replay: serve the recorded exchanges to each client; live: clients ask the target
+    trials: int = 0  # --trials N: behaviour rates (engine/trials.py); 0 is off
     baseline: str | None = None  # the results.json of an earlier run (report/baseline.py)
     fail_on_regression: bool = False
 

@@ -72,6 +72,7 @@ class SuiteResult:
     interrupted: bool = False
     exchanges: list[Exchange] = field(default_factory=list)
     view: View = View.COMPAT
+    trials: dict[str, Any] | None = None  # behaviour rates over --trials N (engine/trials.py)
 
     def ids(self, *outcomes: str) -> set[str]:
         """IDs of the rules whose outcome is one of `outcomes`."""
@@ -171,6 +172,7 @@ class Suite:
         self._locks: dict[str, threading.Lock] = {name: threading.Lock() for name in PROBES}
         self._reserved: set[str] = set()
         self._reserve_lock = threading.Lock()
+        self.trial_requests = 0  # requests made by --trials (outside the request budget)
         self.started_utc = utc_now()
         self._t0 = time.monotonic()
 
@@ -421,7 +423,7 @@ class Suite:
         """A `SuiteResult` of `results` with this run's timing and request count."""
         return SuiteResult(
             results=results,
-            requests_made=self.budget.used,
+            requests_made=self.budget.used + self.trial_requests,
             max_requests=self.options.max_requests,
             started_utc=self.started_utc,
             finished_utc=utc_now(),
@@ -485,12 +487,19 @@ def run_suite(
     chosen = [r for r in suite.rules() if only is None or only(r)]
     results: list[RuleResult] = []
     interrupted = False
+    trials = None
     try:
         suite.prefetch(chosen)
         for r in chosen:
             results.append(suite.evaluate(r))
+        if options.trials:
+            from maascheck.conformance.engine.trials import run_trials
+
+            trials = run_trials(suite, options.trials)
     except KeyboardInterrupt:
         interrupted = True
     finally:
         suite.close()
-    return suite.result(results, interrupted=interrupted)
+    done = suite.result(results, interrupted=interrupted)
+    done.trials = trials
+    return done

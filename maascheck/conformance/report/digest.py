@@ -108,3 +108,24 @@ def area_index(doc: dict[str, Any]) -> list[tuple[str, dict[str, int]]]:
 def anchor(area: str) -> str:
     """The anchor of an area's section."""
     return "area-" + "".join(c if c.isalnum() else "-" for c in area.lower())
+
+
+def trial_rows(doc: dict[str, Any]) -> list[tuple[str, str, str, str, str, str]]:
+    """(metric, successes/trials, rate, 95% interval, threshold, verdict) of each --trials rate."""
+    rows = []
+    for r in (doc.get("trials") or {}).get("rates", []):
+        if r.get("skipped"):
+            rows.append((r["name"], "-", "-", "-", str(r.get("threshold") or "-"), f"not run: {r['skipped']}"))
+            continue
+        low, high = r["ci95"]
+        rows.append(
+            (
+                r["name"],
+                f"{r['successes']}/{r['trials']}",
+                f"{r['rate']:.1%}",
+                f"{low:.1%} - {high:.1%}",
+                "-" if r.get("threshold") is None else f"{r['threshold']:.0%}",
+                r.get("verdict") or "no threshold",
+            )
+        )
+    return rows

@@ -19,6 +19,7 @@ from maascheck.conformance.report.digest import (
     anchor,
     area_index,
     failures,
+    trial_rows,
     views,
 )
 from maascheck.core.inert import html_text
@@ -172,12 +173,26 @@ def _baseline(doc: dict[str, Any]) -> str:
     )
 
 
+def _trials(doc: dict[str, Any]) -> str:
+    t = doc.get("trials")
+    if not t:
+        return ""
+    head = "".join(
+        f"<th>{h}</th>" for h in ("metric", "successes", "rate", "95% Wilson interval", "threshold", "verdict")
+    )
+    rows = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>" for row in trial_rows(doc))
+    return (
+        f"<h2>Behaviour rates over {_e(t['trials'])} trials ({_e(t['requests'])} requests)</h2>"
+        f"<table><tr>{head}</tr>{rows}</table>"
+    )
+
+
 def render_html(doc: dict[str, Any]) -> str:
     """The HTML summary of one run."""
     from maascheck.conformance.report import client_matrix
     from maascheck.conformance.report.summary import by_area
 
-    body = [_header(doc), _baseline(doc)]
+    body = [_header(doc), _baseline(doc), _trials(doc)]
     groups = failures(doc)
     body.append(f"<h2>Failures ({sum(len(items) for _, items in groups)})</h2>")
     if not groups:

@@ -18,6 +18,7 @@ from maascheck.conformance.report.digest import (
     anchor,
     area_index,
     failures,
+    trial_rows,
     views,
 )
 from maascheck.core.inert import md_block, md_inline
@@ -96,6 +97,16 @@ def _baseline(doc: dict[str, Any]) -> list[str]:
     return [*out, ""]
 
 
+def _trials(doc: dict[str, Any]) -> list[str]:
+    t = doc.get("trials")
+    if not t:
+        return []
+    out = [f"## Behaviour rates over {t['trials']} trials ({t['requests']} requests)", ""]
+    out += ["| metric | successes | rate | 95% Wilson interval | threshold | verdict |", "|---|---|---|---|---|---|"]
+    out += ["| " + " | ".join(_cell(c, 200) for c in row) + " |" for row in trial_rows(doc)]
+    return [*out, ""]
+
+
 def render_markdown(doc: dict[str, Any]) -> str:
     """The Markdown summary of one run."""
     from maascheck.conformance.report.summary import by_area
@@ -117,6 +128,7 @@ def render_markdown(doc: dict[str, Any]) -> str:
         f"- reproduce: {_code(run['reproduce'])}",
         "",
         *_baseline(doc),
+        *_trials(doc),
     ]
     groups = failures(doc)
     total = sum(len(items) for _, items in groups)

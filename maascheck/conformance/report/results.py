@@ -75,6 +75,7 @@ def build(
     interrupted: bool,
     extensions: list[dict[str, str]] | None = None,
     stopped: bool = False,
+    trials: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The results.json document; `stopped` (Ctrl-C, SIGTERM, or a run still going) makes the verdict
     `interrupted` with exit code 130: a run cut short never passes."""
@@ -91,6 +92,8 @@ def build(
         )
         if options.fail_on_regression:
             exit_code = 1 if against["regressions"] else 0
+    if trials and any(r["verdict"] == "below" for r in trials["rates"]):
+        exit_code = 1  # a behaviour rate under the profile's threshold fails the run in every view
     return {
         "schema": SCHEMA_ID,
         "tool": {"name": "maascheck", "version": __version__},
@@ -129,6 +132,7 @@ def build(
         "extensions": extensions or [],
         "references": [{"name": r.name, "where": r.where} for r in REFERENCES],
         **({"baseline": against} if against is not None else {}),
+        **({"trials": trials} if trials else {}),
     }
 
 
@@ -144,6 +148,7 @@ def from_suite(suite_result: SuiteResult, options: RunOptions, profile: Profile)
         requests_made=suite_result.requests_made,
         interrupted=suite_result.interrupted,
         extensions=extension_fields(suite_result.exchanges),
+        trials=suite_result.trials,
     )
 
 
