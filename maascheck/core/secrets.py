@@ -23,6 +23,7 @@ DEFAULT_KEY_ENV = "OPENAI_API_KEY"
 REDACTED = "[REDACTED]"
 FRAGMENT = 8  # the shortest run of a secret's characters that is redacted on its own
 _MIN_SECRET = 4  # shorter values are not treated as secrets (they would redact ordinary text)
+_SHORT_TEXT = 512  # up to this length, one regex search of every block decides whether to scan
 _BLOCK = 4  # anchor length: every FRAGMENT-long window of a form holds one whole aligned block
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -111,6 +112,7 @@ class Redactor:
         self._known: set[str] = set()
         self._whole: list[str] = []  # forms of secrets shorter than FRAGMENT: replaced only whole
         self._forms: list[_Form] = []
+        self._anchors: re.Pattern[str] | None = None  # any block of any form: a one-call test for short text
         for secret in secrets:
             self.add(secret)
 
@@ -125,6 +127,8 @@ class Redactor:
             else:
                 self._whole.append(form)
         self._whole.sort(key=len, reverse=True)
+        blocks = sorted({block for form in self._forms for _, block in form.blocks})
+        self._anchors = re.compile("|".join(map(re.escape, blocks))) if blocks else None
 
     def __bool__(self) -> bool:
         return bool(self._known)
@@ -134,9 +138,12 @@ class Redactor:
         for form in self._forms:  # whole echoes first, at C speed; fragments are what the scan must find
             if form.text in value:
                 value = value.replace(form.text, REDACTED)
-        spans = [span for form in self._forms for span in form.spans(value)]
-        if spans:
-            value = _replace_spans(value, spans)
+        # Short text (most strings of a record) is tested for any block at once; long text is scanned.
+        anchors = self._anchors
+        if anchors is not None and len(value) >= FRAGMENT and (len(value) > _SHORT_TEXT or anchors.search(value)):
+            spans = [span for form in self._forms for span in form.spans(value)]
+            if spans:
+                value = _replace_spans(value, spans)
         for secret in self._whole:
             value = value.replace(secret, REDACTED)
         if "bearer" in value.lower():  # a case-insensitive pattern cannot skip ahead by its prefix

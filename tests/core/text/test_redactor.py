@@ -95,8 +95,8 @@ def test_redaction_is_linear_in_the_text() -> None:
         return time.perf_counter() - start
 
     for a, b in ((small, large), (hostile_small, hostile_large)):
-        t_small, t_large = min(seconds(a) for _ in range(3)), seconds(b)
-        assert t_large < 10 * t_small * 3 + 0.05, (t_small, t_large)  # 10x the text, well under 100x the time
+        t_small, t_large = min(seconds(a) for _ in range(3)), min(seconds(b) for _ in range(2))
+        assert t_large < 10 * t_small * 4 + 0.1, (t_small, t_large)  # 10x the text: not 100x the time (shared CPU)
     assert red.text(hostile_large).count(REDACTED) == 100_000
 
 
