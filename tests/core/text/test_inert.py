@@ -6,6 +6,8 @@ import json
 import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from maascheck.core.inert import csv_cell, html_text, inert, json_text, md_block, md_inline, one_line
 
@@ -58,3 +60,19 @@ def test_json_text_is_the_same_data_without_raw_controls() -> None:
     text = json_text(json.dumps(doc, ensure_ascii=False))
     assert json.loads(text) == doc and "默认值" in text
     assert not RAW_CONTROL.search(text)
+
+
+ANY_TEXT = st.text(st.characters(codec=None, exclude_categories=()), max_size=200)
+
+
+@settings(max_examples=300, deadline=None)
+@given(ANY_TEXT)
+def test_any_text_renders_with_no_raw_control_and_encodes(text: str) -> None:
+    for out in (inert(text), one_line(text), html_text(text), md_inline(text), md_block(text), csv_cell(text)):
+        assert not RAW_CONTROL.search(out)
+        out.encode("utf-8")
+    assert "\n" not in one_line(text) and "\n" not in md_inline(text)
+    for out in (html_text(text), md_inline(text)):
+        assert "<" not in out and ">" not in out.replace("&gt;", "")
+    assert md_block(text).count("</pre>") == 1
+    assert json.loads(json_text(json.dumps(text, ensure_ascii=False))) == text
