@@ -8,10 +8,20 @@ received vs expected and the curl line, then an index of the areas, then the are
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 FAILING = ("failed", "error", "xpassed")
+
+
+def by_area(rules: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Rules grouped by area, areas in first-seen order."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for r in rules:
+        out.setdefault(str(r["area"]), []).append(r)
+    return out
+
 IMPACT_ORDER = ("client", "spec", "hygiene")
 GROUP_TITLES = {
     "suite": "Rule errors and stale deviations (fail every view)",

@@ -18,6 +18,7 @@ from maascheck.conformance.report.digest import (
     Failure,
     anchor,
     area_index,
+    by_area,
     failures,
     trial_rows,
     views,
@@ -190,7 +191,6 @@ def _trials(doc: dict[str, Any]) -> str:
 def render_html(doc: dict[str, Any]) -> str:
     """The HTML summary of one run."""
     from maascheck.conformance.report import client_matrix
-    from maascheck.conformance.report.summary import by_area
 
     body = [_header(doc), _baseline(doc), _trials(doc)]
     groups = failures(doc)

@@ -17,6 +17,7 @@ from maascheck.conformance.report.digest import (
     Failure,
     anchor,
     area_index,
+    by_area,
     failures,
     trial_rows,
     views,
@@ -109,7 +110,6 @@ def _trials(doc: dict[str, Any]) -> list[str]:
 
 def render_markdown(doc: dict[str, Any]) -> str:
     """The Markdown summary of one run."""
-    from maascheck.conformance.report.summary import by_area
 
     run, summary, target, profile = doc["run"], doc["summary"], doc["target"], doc["profile"]
     counts = ", ".join(f"{v} {k}" for k, v in summary["counts"].items() if v)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -17,14 +16,6 @@ def load(path: Path) -> dict[str, Any]:
     """Read a results.json document."""
     doc: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return doc
-
-
-def by_area(rules: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    """Rules grouped by area, areas in first-seen order."""
-    out: dict[str, list[dict[str, Any]]] = {}
-    for r in rules:
-        out.setdefault(str(r["area"]), []).append(r)
-    return out
 
 
 def render_all(doc: dict[str, Any], report_dir: Path) -> list[Path]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from time import perf_counter_ns
 
 NS = 1_000_000_000
 
@@ -58,7 +57,3 @@ class Pacer:
         self.issued += 1
         return self._next
 
-
-def now_ns() -> int:
-    """The clock every timestamp of a run uses."""
-    return perf_counter_ns()

@@ -146,7 +146,3 @@ class ReasoningUser(StreamingUser):
 
     scenario = "reasoning"
 
-
-USER_CLASSES: dict[str, type[StreamingUser]] = {
-    "chat": ChatUser, "completions": CompletionsUser, "vision": VisionUser, "reasoning": ReasoningUser,
-}  # fmt: skip

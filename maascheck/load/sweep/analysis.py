@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from maascheck.load.measure.reader import num, section
+from maascheck.load.measure.reader import num
 
 DEFAULT_MIN_EFFICIENCY = 0.5
 DEFAULT_KNEE_METRIC = "output_tokens_per_s"
@@ -39,28 +39,6 @@ class Step:
     throughput: float | None  # the knee metric
     error_rate: float | None = None
     slos: list[dict[str, Any]] = field(default_factory=list)
-
-    @classmethod
-    def from_results(
-        cls, load: float, doc: dict[str, Any] | None, metric: str = DEFAULT_KNEE_METRIC, has_slos: bool = True
-    ) -> Step:
-        """Build from a step's results.json (None when the step produced none)."""
-        if doc is None:
-            return cls(load=load, ran=False, passed=None, throughput=None)
-        verdict = section(doc, "verdict").get("passed")
-        req = section(doc, "requests")
-        total, ok = num(req.get("total")), num(req.get("ok"))
-        rate = num(req.get("error_rate"))
-        if rate is None and total:
-            rate = (total - (ok or 0)) / total
-        return cls(
-            load=load,
-            ran=True,
-            passed=(verdict if isinstance(verdict, bool) else None) if has_slos else None,
-            throughput=num(section(doc, "throughput").get(metric)),
-            error_rate=rate,
-            slos=[s for s in doc.get("slos") or [] if isinstance(s, dict)],
-        )
 
 
 def efficiencies(steps: Sequence[Step]) -> list[float | None]:
