@@ -22,6 +22,7 @@ from typing import Any, NoReturn
 import pytest
 
 from maascheck.conformance.engine.options import CONFORMANCE_OPTIONS, RunOptions, profile_model
+from maascheck.conformance.model.outcome import Outcome
 from maascheck.conformance.model.rule import RULES, Level
 from maascheck.core.errors import ConfigError
 from maascheck.core.inert import inert
@@ -194,9 +195,9 @@ def judge(run: Any, rule_id: str) -> None:
     from maascheck.conformance.report.failure import failure_text
 
     result = run.judge(rule_id)
-    if result.outcome in ("passed", "xpassed"):
+    if result.outcome in (Outcome.PASSED, Outcome.XPASSED):
         return
-    if result.outcome == "skipped":  # the reason is printed and written to junit.xml: made inert
+    if result.outcome == Outcome.SKIPPED:  # the reason is printed and written to junit.xml: made inert
         pytest.skip(inert(result.reason or "not applicable"))
     pytest.fail(failure_text(result), pytrace=False)
 

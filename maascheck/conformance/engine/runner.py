@@ -20,6 +20,7 @@ from maascheck.conformance import rules as rules_pkg
 from maascheck.conformance.engine.options import RunOptions
 from maascheck.conformance.engine.verdict import View, counts, observed_defects
 from maascheck.conformance.model.exchange import Exchange, owner_of
+from maascheck.conformance.model.outcome import Outcome
 from maascheck.conformance.model.probe import PROBES, Probe, ProbeEnv, SDKProbeEnv
 from maascheck.conformance.model.rule import RULES, Defect, NotApplicable, Rule, RuleContext, Violation
 from maascheck.conformance.report.evidence import redact_value, render_attempts
@@ -29,7 +30,6 @@ from maascheck.core.profiles import Deviation, Profile
 from maascheck.core.secrets import Redactor
 
 BUDGET_EXHAUSTED = "request budget exhausted"
-FAILING = frozenset({"failed", "error", "xpassed"})
 
 
 class ProbeUnavailable(NotApplicable):
@@ -45,7 +45,7 @@ class RuleResult:
     """The judgement of one rule (the `rules[]` entry of results.json, before rendering)."""
 
     rule: Rule
-    outcome: str  # passed | failed | skipped | xfailed | xpassed | error
+    outcome: Outcome
     message: str | None = None
     reason: str | None = None
     evidence: dict[str, Any] | None = None
@@ -354,7 +354,7 @@ class Suite:
     def _judge(self, rule: Rule) -> RuleResult:
         reason = self.skip_reason(rule)
         if reason:
-            return RuleResult(rule, "skipped", reason=reason)
+            return RuleResult(rule, Outcome.SKIPPED, reason=reason)
         ctx = RuleContext(self.profile, self.options, self.exchange, sender=self.send)
         try:
             rule.check(ctx)
@@ -363,20 +363,20 @@ class Suite:
             used = [v.exchange] if v.exchange is not None else ctx.used
             return RuleResult(
                 rule,
-                "failed",
+                Outcome.FAILED,
                 message=self.redactor.text(v.message),
                 evidence=self._evidence(v.expected, v.received, v.where, used),
                 defects=_defects(rule, used),
             )
         except NotApplicable as n:
-            return RuleResult(rule, "skipped", reason=self.redactor.text(str(n)))
+            return RuleResult(rule, Outcome.SKIPPED, reason=self.redactor.text(str(n)))
         except Exception as exc:
             broken = next((ex for ex in ctx.used if ex.error), None)
             if broken is not None:  # the rule could not read a broken exchange: the endpoint's fault
                 msg = f"transport failure ({broken.error_kind}): {broken.error}"
                 return RuleResult(
                     rule,
-                    "failed",
+                    Outcome.FAILED,
                     message=self.redactor.text(msg),
                     evidence=self._evidence("a complete response", msg, None, ctx.used),
                     defects=_defects(rule, ctx.used),
@@ -384,7 +384,7 @@ class Suite:
             tb = traceback.format_exc(limit=8)
             return RuleResult(
                 rule,
-                "error",
+                Outcome.ERROR,
                 message=self.redactor.text(f"{type(exc).__name__}: {exc}\n{tb}"),
                 evidence=self._evidence(None, None, None, ctx.used) if ctx.used else None,
             )
@@ -392,7 +392,7 @@ class Suite:
         if unanswered is not None:  # a fact about a response that never came was not verified
             return RuleResult(
                 rule,
-                "skipped",
+                Outcome.SKIPPED,
                 reason=self.redactor.text(
                     f"no response to judge: the {unanswered.probe} request did not complete "
                     f"({unanswered.error_kind}: {unanswered.error})"
@@ -400,8 +400,8 @@ class Suite:
             )
         unread = next((why for ex in ctx.used if (why := unreadable(ex)) is not None), None)
         if unread is not None:  # a fact about a response read only in part was not verified
-            return RuleResult(rule, "skipped", reason=self.redactor.text(unread))
-        return RuleResult(rule, "passed")
+            return RuleResult(rule, Outcome.SKIPPED, reason=self.redactor.text(unread))
+        return RuleResult(rule, Outcome.PASSED)
 
     def _evidence(
         self, expected: Any, received: Any, where: str | None, used: list[Exchange]
@@ -465,10 +465,10 @@ def apply_deviation(result: RuleResult, deviation: Deviation | None) -> RuleResu
     """A known deviation is a strict expected failure: failed -> xfailed; passed -> xpassed (a failure)."""
     if deviation is None:
         return result
-    if result.outcome == "failed":
-        result.outcome, result.reason = "xfailed", deviation.reason
-    elif result.outcome == "passed":
-        result.outcome = "xpassed"
+    if result.outcome == Outcome.FAILED:
+        result.outcome, result.reason = Outcome.XFAILED, deviation.reason
+    elif result.outcome == Outcome.PASSED:
+        result.outcome = Outcome.XPASSED
         result.reason = deviation.reason
         result.message = f"[XPASS(strict)] known deviation no longer observed: {deviation.reason}"
     return result

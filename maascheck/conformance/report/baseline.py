@@ -14,10 +14,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from maascheck.conformance.model.outcome import FAILING as OUTCOME_FAILING
 from maascheck.core.errors import ConfigError
 
 SUITE_SCHEMA = "maascheck/conformance-results/1"
-FAILING = frozenset({"failed", "error", "xpassed"})
+FAILING = OUTCOME_FAILING
 EXAMPLE = "--baseline reports/conformance-20260101T000000Z (or its results.json)"
 
 

@@ -12,7 +12,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-FAILING = ("failed", "error", "xpassed")
+from maascheck.conformance.model.outcome import Outcome
+
+FAILING = (Outcome.FAILED, Outcome.ERROR, Outcome.XPASSED)
 
 
 def by_area(rules: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:

@@ -19,6 +19,7 @@ from maascheck.conformance.engine.options import RunOptions
 from maascheck.conformance.engine.runner import RuleResult, SuiteResult
 from maascheck.conformance.engine.verdict import View, views
 from maascheck.conformance.model.exchange import Exchange
+from maascheck.conformance.model.outcome import EXIT_INTERRUPTED, Outcome, Verdict
 from maascheck.conformance.model.rule import Level
 from maascheck.conformance.report import baseline as baseline_run
 from maascheck.core.inert import json_text
@@ -26,8 +27,7 @@ from maascheck.core.profiles import Profile
 from maascheck.core.sources import REFERENCES
 
 SCHEMA_ID = "maascheck/conformance-results/1"
-EXIT_INTERRUPTED = 130
-OUTCOMES = ("passed", "failed", "skipped", "xfailed", "xpassed", "error")
+OUTCOMES = tuple(Outcome)
 
 
 def rule_entry(r: RuleResult) -> dict[str, Any]:
@@ -116,7 +116,7 @@ def build(
         },
         "profile": {"name": profile.name, "title": profile.title, "source": profile.source},
         "summary": {
-            "verdict": "interrupted" if stopped else "pass" if exit_code == 0 else "fail",
+            "verdict": Verdict.INTERRUPTED if stopped else Verdict.PASS if exit_code == 0 else Verdict.FAIL,
             "exit_code": EXIT_INTERRUPTED if stopped else exit_code,
             "counts": {k: counts.get(k, 0) for k in OUTCOMES},
             "must_failed": sum(1 for r in failed if r.rule.level is Level.MUST),

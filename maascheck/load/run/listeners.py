@@ -33,7 +33,7 @@ from maascheck.load.run.options import Settings, add_locust_arguments, settings_
 from maascheck.load.run.pacing import Pacer
 from maascheck.load.run.postprocess import Postprocessor
 from maascheck.load.run.recorder import JsonlWriter, RecordSink, decode_lines, encode, read_jsonl
-from maascheck.load.run.runtime import ATTR, Budget, Runtime, runtime_of
+from maascheck.load.run.runtime import ATTR, Budget, Message, Role, Runtime, runtime_of
 
 log = logging.getLogger("maascheck.load")
 SATURATED_CPU_PERCENT = 90.0
@@ -64,12 +64,12 @@ def register() -> None:
     hooks.quitting.add_listener(_on_quitting)
 
 
-def _role(runner: Any) -> str:
+def _role(runner: Any) -> Role:
     if isinstance(runner, MasterRunner):
-        return "master"
+        return Role.MASTER
     if isinstance(runner, WorkerRunner):
-        return "worker"
-    return "local"
+        return Role.WORKER
+    return Role.LOCAL
 
 
 def _on_parser(parser: Any) -> None:
@@ -103,16 +103,16 @@ def _on_init(environment: Any, **_kw: Any) -> None:
     _stop_on_signals(environment)
     runner = environment.runner
     role = _role(runner)
-    if role != "worker":  # workers get the master's options with the spawn message (ours: checked when parsed)
+    if role != Role.WORKER:  # workers get the master's options with the spawn message (ours: checked when parsed)
         brake_settings_from(environment.parsed_options)
-    if role == "master":
-        runner.register_message("maascheck_final", _on_final)
-        runner.register_message("maascheck_done", _on_done)
+    if role == Role.MASTER:
+        runner.register_message(Message.FINAL, _on_final)
+        runner.register_message(Message.DONE, _on_done)
         runner.register_message("maascheck_brake", _on_brake)
         environment.events.worker_report.add_listener(
             lambda client_id, data: _on_worker_report(environment, data)
         )
-    if role == "worker":
+    if role == Role.WORKER:
         environment.events.report_to_master.add_listener(
             lambda client_id, data: _on_report_to_master(environment, data)
         )
@@ -133,7 +133,7 @@ def _on_test_start(environment: Any, **_kw: Any) -> None:
     rt.t0_ns, rt.t0_utc, rt.cpu0 = time.perf_counter_ns(), time.time(), time.process_time()
     n_workers, index = 1, 0
     redactor = Redactor([rt.api_key])
-    if role == "worker":
+    if role == Role.WORKER:
         index = max(int(runner.worker_index), 0)
         n_workers = max(int(getattr(environment.parsed_options, "expect_workers", 1) or 1), index + 1)
         rt.worker_id = f"w{index}"
@@ -145,7 +145,7 @@ def _on_test_start(environment: Any, **_kw: Any) -> None:
     rt.brakes = Brakes(brake_settings_from(environment.parsed_options).for_share(n_workers))
     if s.max_requests:
         rt.budget = Budget(s.max_requests // n_workers + (1 if index < s.max_requests % n_workers else 0))
-    if s.open_loop and role != "master":
+    if s.open_loop and role != Role.MASTER:
         rt.pacer = Pacer(
             s.level,
             arrival=s.arrival,
@@ -155,12 +155,12 @@ def _on_test_start(environment: Any, **_kw: Any) -> None:
             seed=s.workload.seed * 7919 + index,
         )
     setattr(environment, ATTR, rt)
-    if role != "master":  # processes that generate load: no automatic GC pauses, records made in slices
+    if role != Role.MASTER:  # processes that generate load: no automatic GC pauses, records made in slices
         rt.post = Postprocessor()
         rt.post.start()
         rt.gc.start()
         gevent.spawn(_housekeeping, rt)
-    if role == "worker":
+    if role == Role.WORKER:
         gevent.spawn(_watch_quota, environment, rt)
         gevent.spawn(_watch_brakes, environment, rt)
     else:
@@ -184,7 +184,7 @@ def _watch_quota(environment: Any, rt: Runtime) -> None:
     """Worker: tell the master once this worker's share of --max-requests has finished."""
     while not rt.budget.exhausted:
         gevent.sleep(0.05)
-    environment.runner.send_message("maascheck_done", {"id": rt.worker_id})
+    environment.runner.send_message(Message.DONE, {"id": rt.worker_id})
 
 
 def _watch_brakes(environment: Any, rt: Runtime) -> None:
@@ -210,9 +210,9 @@ def _control(environment: Any, rt: Runtime) -> None:
             rt.stopped_by = "time"
         elif rt.brakes.tripped or rt.brake_reason:
             rt.stopped_by = "circuit_breaker"
-        elif rt.role == "local" and rt.budget.exhausted:
+        elif rt.role == Role.LOCAL and rt.budget.exhausted:
             rt.stopped_by = "max_requests"
-        elif rt.role == "master" and s.max_requests:
+        elif rt.role == Role.MASTER and s.max_requests:
             expected = max(int(getattr(environment.parsed_options, "expect_workers", 1) or 1), 1)
             if sum(1 for w in rt.workers.values() if w.get("done")) >= expected:
                 rt.stopped_by = "max_requests"
@@ -220,7 +220,7 @@ def _control(environment: Any, rt: Runtime) -> None:
             return
         if rt.stopped_by:
             break
-    if rt.role == "master":
+    if rt.role == Role.MASTER:
         runner.stop()  # sends stop and waits for the workers, whose final records come first
     runner.quit()
 
@@ -273,10 +273,10 @@ def _on_test_stop(environment: Any, **_kw: Any) -> None:
     if rt.post is not None:  # users are stopped by now (cancelled requests recorded): finish the rest
         rt.post.drain()
     rt.sink.flush()
-    if rt.role != "worker":
+    if rt.role != Role.WORKER:
         return
     environment.runner.send_message(
-        "maascheck_final", {"records": rt.sink.take_outbox(), "summary": rt.cpu_summary()}
+        Message.FINAL, {"records": rt.sink.take_outbox(), "summary": rt.cpu_summary()}
     )
 
 
@@ -287,11 +287,11 @@ def _on_quitting(environment: Any, **_kw: Any) -> None:
     if rt.post is not None:
         rt.post.drain()
     rt.gc.stop()
-    if rt.role == "worker":
+    if rt.role == Role.WORKER:
         if rt.sink.writer is not None:
             rt.sink.writer.close()
         return
-    if rt.role == "master":
+    if rt.role == Role.MASTER:
         _recover_unreported(environment, rt)
     doc = results_document(rt, environment)
     if rt.sink.writer is not None:
@@ -336,7 +336,7 @@ def _recover_unreported(environment: Any, rt: Runtime) -> None:
 def client_block(rt: Runtime, records: list[dict[str, Any]], doc_load: dict[str, Any]) -> dict[str, Any]:
     """Client CPU self-calibration and warnings (saturation, rate shortfall, dispatch lag)."""
     summaries = (
-        [w for w in rt.workers.values() if "cpu_s" in w] if rt.role == "master" else [rt.cpu_summary()]
+        [w for w in rt.workers.values() if "cpu_s" in w] if rt.role == Role.MASTER else [rt.cpu_summary()]
     )
     cpu = sum(w["cpu_s"] for w in summaries)
     chunks = sum(w.get("chunks", 0) for w in summaries)
@@ -395,7 +395,7 @@ def results_document(rt: Runtime, environment: Any) -> dict[str, Any]:
         "rate_rps": s.rate or None,
         "arrival": s.arrival if s.open_loop else None,
         "shape": s.shape,
-        "processes": max(len(rt.workers), 1) if rt.role == "master" else 1,
+        "processes": max(len(rt.workers), 1) if rt.role == Role.MASTER else 1,
         "run_time_s": s.stop_after or (float(run_time_opt) if run_time_opt else None),
         "max_requests": s.max_requests or None,
         "offered_rps": _offered(s) if s.open_loop else None,
@@ -405,7 +405,7 @@ def results_document(rt: Runtime, environment: Any) -> dict[str, Any]:
             {"id": w["id"], "requests": w.get("requests", 0), "lost": bool(w.get("lost"))}
             for w in sorted(rt.workers.values(), key=lambda w: str(w["id"]))
         ]
-        if rt.role == "master"
+        if rt.role == Role.MASTER
         else [{"id": rt.worker_id, "requests": len(records), "lost": False}]
     )
     doc = build_results(
@@ -443,7 +443,7 @@ def _add_brakes(doc: dict[str, Any], rt: Runtime) -> None:
     """results.json `brakes`; a tripped breaker fails the verdict with its reason."""
     parts = (
         [w["brakes"] for w in rt.workers.values() if isinstance(w.get("brakes"), dict)]
-        if rt.role == "master"
+        if rt.role == Role.MASTER
         else [rt.brakes.summary()]
     )
     brakes = merge_summaries(rt.brakes.settings, parts)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,21 @@ from maascheck.load.run.options import Settings
 from maascheck.load.run.pacing import Pacer
 from maascheck.load.run.postprocess import Postprocessor
 from maascheck.load.run.recorder import RecordSink
+
+
+class Role(StrEnum):
+    """What one Locust process is in a run."""
+
+    LOCAL = "local"  # one process: runs the users and writes the results
+    MASTER = "master"  # merges the workers' records and writes the results
+    WORKER = "worker"  # runs users, ships its records to the master
+
+
+class Message(StrEnum):
+    """maascheck's worker -> master messages (Locust `send_message` names)."""
+
+    FINAL = "maascheck_final"  # a worker's last records and its CPU summary, on test stop
+    DONE = "maascheck_done"  # a worker finished its share of --max-requests
 
 ATTR = "maascheck_runtime"
 
@@ -48,7 +64,7 @@ class Runtime:
     """What one Locust process knows about the run."""
 
     settings: Settings
-    role: str  # "local" | "master" | "worker"
+    role: Role
     report_dir: Path
     api_key: str | None
     counter: TokenCounter | None
