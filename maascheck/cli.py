@@ -15,10 +15,9 @@ import threading
 from collections.abc import Sequence
 
 from maascheck import __version__
-from maascheck.core.errors import ConfigError
+from maascheck.core.errors import EXIT_INTERRUPTED, EXIT_USAGE, ConfigError
 from maascheck.core.inert import inert
-
-EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+from maascheck.core.secrets import DEFAULT_KEY_ENV
 
 # name -> (module, help); modules are imported lazily so `maascheck sim` never imports Locust/gevent.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
@@ -46,7 +45,7 @@ def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="maascheck",
         description="Conformance suite and streaming load tester for OpenAI-compatible LLM endpoints.",
-        epilog="API keys are read from the environment (OPENAI_API_KEY, or --api-key-env VAR), never from argv.",
+        epilog=f"API keys are read from the environment ({DEFAULT_KEY_ENV}, or --api-key-env VAR), never from argv.",
     )
     parser.add_argument("--version", action="version", version=f"maascheck {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from maascheck.conformance.engine.options import CONFORMANCE_OPTIONS
-from maascheck.conformance.model.outcome import EXIT_INTERRUPTED
+from maascheck.core.errors import EXIT_INTERRUPTED
 from maascheck.core.options import Values
 
 RULES_MODULE = Path(__file__).resolve().parent / "test_rules.py"

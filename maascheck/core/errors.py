@@ -1,4 +1,6 @@
-"""The exception tree shared by every maascheck layer."""
+"""The exception tree shared by every maascheck layer, and the exit codes of every command (README)."""
+
+EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 class MaascheckError(Exception):

@@ -23,6 +23,7 @@ from pathlib import Path
 from types import FrameType
 
 from maascheck.core.errors import ConfigError
+from maascheck.core.secrets import DEFAULT_KEY_ENV
 from maascheck.orchestrate.real_server_install import BuildFailed, BuildUnavailable, ensure_installed
 from maascheck.orchestrate.real_server_process import (
     API_KEY_ENV,
@@ -156,7 +157,7 @@ def _command_env(server: RealServer) -> dict[str, str]:
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     if server.api_key:
         env[API_KEY_ENV] = server.api_key
-        env["OPENAI_API_KEY"] = server.api_key
+        env[DEFAULT_KEY_ENV] = server.api_key
     return env
 
 

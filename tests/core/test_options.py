@@ -64,6 +64,8 @@ BAD = [
     (LOAD_OPTIONS, {"max_response_mb": "0"}, ["--max-response-mb '0'", "> 0", "e.g. --max-response-mb 32"]),
     (LOAD_OPTIONS, {"base_url": "ftp://x"}, ["--base-url 'ftp://x'", "http://"]),
     (LOAD_OPTIONS, {"report_dir": "/proc/version/x"}, ["--report-dir", "not a folder"]),
+    (LOAD_OPTIONS, {"brake_error_rate": "1.5"}, ["--brake-error-rate '1.5'", "<= 1"]),
+    (LOAD_OPTIONS, {"brake_first_n": "-1"}, ["--brake-first-n '-1'", ">= 0"]),
     (SWEEP_OPTIONS, {"profile": "opnai"}, ["unknown profile 'opnai'"]),
     (SWEEP_OPTIONS, {"step_time": "soon"}, ["--step-time 'soon'", "e.g. --step-time 60s"]),
     (SWEEP_OPTIONS, {"slo": ["error_rate<=2"]}, ["[0, 1]"]),

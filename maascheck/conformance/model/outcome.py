@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from maascheck.core.errors import EXIT_FAIL, EXIT_INTERRUPTED, EXIT_PASS
+
 
 class Outcome(StrEnum):
     """What judging one rule gave."""
@@ -31,5 +33,4 @@ class Verdict(StrEnum):
     INTERRUPTED = "interrupted"  # Ctrl-C or SIGTERM stopped it, or it is still going: never a pass
 
 
-EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 EXIT_CODE = {Verdict.PASS: EXIT_PASS, Verdict.FAIL: EXIT_FAIL, Verdict.INTERRUPTED: EXIT_INTERRUPTED}

@@ -11,7 +11,7 @@ from typing import Any
 
 from maascheck.conformance.model.exchange import Exchange
 from maascheck.conformance.transport.recorder import WRONG_KEY
-from maascheck.core.secrets import Redactor
+from maascheck.core.secrets import DEFAULT_KEY_ENV, Redactor
 
 EVIDENCE_BODY_CAP = 64 * 1024
 EVIDENCE_EVENTS_CAP = 200
@@ -26,7 +26,7 @@ def _text(raw: bytes | None, redactor: Redactor, cap: int = EVIDENCE_BODY_CAP) -
     return redactor.text(text)
 
 
-def curl_line(ex: Exchange, key_env: str = "OPENAI_API_KEY", redactor: Redactor | None = None) -> str:
+def curl_line(ex: Exchange, key_env: str = DEFAULT_KEY_ENV, redactor: Redactor | None = None) -> str:
     """A shell command that repeats the request; the key is referenced as `$KEY_ENV`, never inlined."""
     red = redactor or Redactor()
     parts = ["curl", "-sS"]
@@ -49,7 +49,7 @@ def curl_line(ex: Exchange, key_env: str = "OPENAI_API_KEY", redactor: Redactor 
     return cmd
 
 
-def render_exchange(ex: Exchange, redactor: Redactor, key_env: str = "OPENAI_API_KEY") -> dict[str, Any]:
+def render_exchange(ex: Exchange, redactor: Redactor, key_env: str = DEFAULT_KEY_ENV) -> dict[str, Any]:
     """The exchange as evidence data (shape of `evidence.exchanges[]` in results.json), redacted."""
     events = [
         {"t_ms": round(e.t_ns / 1e6, 3), "data": redactor.text(e.data[:EVIDENCE_BODY_CAP]), "event": e.event}
@@ -80,7 +80,7 @@ def render_exchange(ex: Exchange, redactor: Redactor, key_env: str = "OPENAI_API
     }
 
 
-def render_attempts(ex: Exchange, redactor: Redactor, key_env: str = "OPENAI_API_KEY") -> list[dict[str, Any]]:
+def render_attempts(ex: Exchange, redactor: Redactor, key_env: str = DEFAULT_KEY_ENV) -> list[dict[str, Any]]:
     """The exchange as evidence, preceded by the attempt that died on a reused connection when it was retried."""
     rendered = [render_exchange(ex, redactor, key_env)]
     if ex.prior_attempt is not None:

@@ -19,9 +19,10 @@ from maascheck.conformance.engine.options import RunOptions
 from maascheck.conformance.engine.runner import RuleResult, SuiteResult
 from maascheck.conformance.engine.verdict import View, views
 from maascheck.conformance.model.exchange import Exchange
-from maascheck.conformance.model.outcome import EXIT_INTERRUPTED, Outcome, Verdict
+from maascheck.conformance.model.outcome import Outcome, Verdict
 from maascheck.conformance.model.rule import Level
 from maascheck.conformance.report import baseline as baseline_run
+from maascheck.core.errors import EXIT_INTERRUPTED
 from maascheck.core.inert import json_text
 from maascheck.core.profiles import Profile
 from maascheck.core.sources import REFERENCES

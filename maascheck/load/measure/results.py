@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
+from maascheck.core.errors import EXIT_INTERRUPTED
 from maascheck.load.measure.slo import DISTRIBUTIONS, Slo, is_good
 from maascheck.load.measure.stats import summarize
 
@@ -231,9 +232,6 @@ def build_results(
     if run.get("interrupted"):
         doc["verdict"] = interrupted_verdict(reasons)
     return doc
-
-
-EXIT_INTERRUPTED = 130
 
 
 def interrupted_verdict(reasons: list[str]) -> dict[str, Any]:

@@ -199,30 +199,3 @@ def merge_summaries(settings: BrakeSettings, parts: list[dict[str, Any]]) -> dic
         "backoff_max_wait_s": max((float(p.get("backoff_max_wait_s", 0.0)) for p in parts), default=0.0),
         "retry_after_honoured": sum(int(p.get("retry_after_honoured", 0)) for p in parts),
     }
-
-
-def add_brake_arguments(parser: Any) -> None:
-    """Register the brake options on Locust's (configargparse) parser, with MAASCHECK_* env fallbacks."""
-    g = parser.add_argument_group("maascheck brakes", "circuit breaker and backoff for failing requests")
-
-    def opt(name: str, **kw: Any) -> None:
-        g.add_argument(name, env_var="MAASCHECK_" + name.lstrip("-").replace("-", "_").upper(), **kw)
-
-    d = BrakeSettings()
-    opt("--no-brakes", action="store_true", default=False, help="turn the circuit breaker off (backoff stays)")
-    opt("--brake-first-n", type=int, default=d.first_n, help="stop when the first N requests all fail (0: off)")
-    opt("--brake-window", type=float, default=d.window_s, help="sliding window of the error-rate breaker, seconds")
-    opt("--brake-error-rate", type=float, default=d.max_error_rate, help="stop above this window error rate")
-    opt("--backoff-cap", type=float, default=d.cap_s, help="longest backoff or Retry-After wait, seconds")
-
-
-def brake_settings_from(options: Any) -> BrakeSettings:
-    """BrakeSettings from Locust's parsed options (defaults for options not registered)."""
-    d = BrakeSettings()
-    return BrakeSettings(
-        enabled=not bool(getattr(options, "no_brakes", False)),
-        first_n=int(getattr(options, "brake_first_n", d.first_n)),
-        window_s=float(getattr(options, "brake_window", d.window_s)),
-        max_error_rate=float(getattr(options, "brake_error_rate", d.max_error_rate)),
-        cap_s=float(getattr(options, "backoff_cap", d.cap_s)),
-    )

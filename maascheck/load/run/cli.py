@@ -20,11 +20,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from maascheck.core.errors import ConfigError
+from maascheck.core.errors import EXIT_INTERRUPTED, ConfigError
 from maascheck.core.options import Values
 from maascheck.load.client.http11 import Endpoint
 from maascheck.load.entry import LOCUSTFILE
-from maascheck.load.measure.results import EXIT_INTERRUPTED
 from maascheck.load.measure.slo import parse_all
 from maascheck.load.run.options import LOAD_OPTIONS
 from maascheck.load.workload.workloads import build_workload

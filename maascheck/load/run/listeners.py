@@ -28,7 +28,7 @@ from maascheck import __version__
 from maascheck.core.secrets import Redactor, read_api_key
 from maascheck.load.measure.results import build_results
 from maascheck.load.measure.tokens import load_counter
-from maascheck.load.run.brakes import Brakes, add_brake_arguments, brake_settings_from, merge_summaries
+from maascheck.load.run.brakes import Brakes, merge_summaries
 from maascheck.load.run.options import Settings, add_locust_arguments, settings_from, validate_when_parsed
 from maascheck.load.run.pacing import Pacer
 from maascheck.load.run.postprocess import Postprocessor
@@ -74,7 +74,6 @@ def _role(runner: Any) -> Role:
 
 def _on_parser(parser: Any) -> None:
     add_locust_arguments(parser)
-    add_brake_arguments(parser)
     validate_when_parsed(parser)
 
 
@@ -103,8 +102,6 @@ def _on_init(environment: Any, **_kw: Any) -> None:
     _stop_on_signals(environment)
     runner = environment.runner
     role = _role(runner)
-    if role != Role.WORKER:  # workers get the master's options with the spawn message (ours: checked when parsed)
-        brake_settings_from(environment.parsed_options)
     if role == Role.MASTER:
         runner.register_message(Message.FINAL, _on_final)
         runner.register_message(Message.DONE, _on_done)
@@ -142,7 +139,7 @@ def _on_test_start(environment: Any, **_kw: Any) -> None:
         )
     else:
         rt.sink = RecordSink(JsonlWriter(report_dir / "requests.jsonl"), keep=True, ship=False, redactor=redactor)
-    rt.brakes = Brakes(brake_settings_from(environment.parsed_options).for_share(n_workers))
+    rt.brakes = Brakes(s.brakes.for_share(n_workers))
     if s.max_requests:
         rt.budget = Budget(s.max_requests // n_workers + (1 if index < s.max_requests % n_workers else 0))
     if s.open_loop and role != Role.MASTER:

@@ -32,6 +32,7 @@ from maascheck.core.options import (
 )
 from maascheck.load.client.limits import MIB, Limits
 from maascheck.load.measure.slo import Slo, parse_slo, read_slo_file
+from maascheck.load.run.brakes import BrakeSettings
 from maascheck.load.workload.payloads import SCENARIOS, BodyOptions
 from maascheck.load.workload.workloads import Workload, build_workload
 
@@ -53,6 +54,9 @@ def _warmup_shorter(v: Values) -> str | None:
         )
     return None
 
+
+BRAKES = "brakes (circuit breaker and backoff for failing requests)"
+_BRAKES = BrakeSettings()  # the brakes' defaults are the dataclass's
 
 LOAD_OPTIONS = OptionTable(
     "load",
@@ -137,6 +141,23 @@ LOAD_OPTIONS = OptionTable(
             "max-response-mb", "per-request bound on the streamed body, MiB (beyond it: error kind too_large)",
             number(0, above=True), Limits().max_response_bytes / MIB, example="32", metavar="MB",
         ),
+        Option("no-brakes", "turn the circuit breaker off (the backoff stays)", flag=True, group=BRAKES),
+        Option(
+            "brake-first-n", "stop when the first N requests all fail (0: off)", integer(0), _BRAKES.first_n,
+            example="20", metavar="N", group=BRAKES,
+        ),
+        Option(
+            "brake-window", "sliding window of the error-rate breaker, seconds", number(0, above=True),
+            _BRAKES.window_s, example="10", metavar="S", group=BRAKES,
+        ),
+        Option(
+            "brake-error-rate", "stop above this error rate over the window", number(0, above=True, maximum=1),
+            _BRAKES.max_error_rate, example="0.8", metavar="F", group=BRAKES,
+        ),
+        Option(
+            "backoff-cap", "longest backoff or Retry-After wait, seconds", number(0, above=True), _BRAKES.cap_s,
+            example="10", metavar="S", group=BRAKES,
+        ),
         Option("reproduce", "the command that repeats the run", hidden=True, cli=False, env=False, reproduce=False),
         Option(
             "no-reports", "leave CSV, Markdown and HTML to the caller (`maascheck load` renders them itself)",
@@ -203,6 +224,7 @@ class Settings:
     timeout: float = LOAD_OPTIONS.default("request-timeout")
     reproduce: str = ""
     render: bool = True
+    brakes: BrakeSettings = field(default_factory=BrakeSettings)
     limits: Limits = field(default_factory=Limits)
 
     @property
@@ -257,5 +279,12 @@ def settings_from(options: Any, host: str | None) -> Settings:
             head_s=min(v.head_timeout, v.request_timeout),
             idle_s=min(v.idle_timeout, v.request_timeout),
             max_response_bytes=max(int(v.max_response_mb * MIB), 1),
+        ),
+        brakes=BrakeSettings(
+            enabled=not v.no_brakes,
+            first_n=v.brake_first_n,
+            window_s=v.brake_window,
+            max_error_rate=v.brake_error_rate,
+            cap_s=v.backoff_cap,
         ),
     )
