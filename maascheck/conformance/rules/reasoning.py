@@ -34,12 +34,32 @@ SOURCE = "schemas/reasoning.json (DeepSeek API reasoning_content; vLLM/SGLang/ll
 FIELDS = ("reasoning_content", "reasoning")
 THINK_TAGS = ("<think>", "</think>")
 PROBES = ("reasoning", "reasoning-stream")
+DISCOVERY = "chat"  # the plain chat probe: its answer shows whether the chat model reasons
+
+
+def reasoning_model(env: ProbeEnv) -> str:
+    """The run's or profile's reasoning model; else the chat model when its plain answer carried reasoning.
+
+    Discovered from the `chat` probe: reasoning in `reasoning_content`/`reasoning`, or a `<think>` block
+    in the content (which REASON-001 then judges), marks a reasoning model.
+    """
+    try:
+        return model_for(env.profile, env.options, "reasoning")
+    except NotApplicable as undeclared:
+        ex = env.exchange(DISCOVERY)
+        body = ex.json if not ex.error and ex.status == 200 and isinstance(ex.json, dict) else {}
+        msg = message_of(choices_of(body)[0]) if choices_of(body) else {}
+        content = msg.get("content")
+        if reasoning_text(msg) or (isinstance(content, str) and THINK_TAGS[0] in content):
+            return model_for(env.profile, env.options)
+        seen = "an answer without reasoning" if body else f"no answer (HTTP {ex.status or ex.error_kind})"
+        raise NotApplicable(f"{undeclared}; discovered: the plain chat request got {seen}") from None
 
 
 def reasoning_body(env: ProbeEnv, **extra: Any) -> dict[str, Any]:
     """A short question to the reasoning model (its thinking may use the whole small budget; that is fine)."""
     body: dict[str, Any] = {
-        "model": model_for(env.profile, env.options, "reasoning"),
+        "model": reasoning_model(env),
         "messages": user("What is 17 + 25? Answer with the number only."),
         "max_tokens": 32,
         "stream": False,
@@ -72,6 +92,7 @@ probe(
         "/chat/completions",
         body=lambda env: reasoning_body(env),
         requires=("reasoning",),
+        depends=(DISCOVERY,),
     )
 )
 probe(
@@ -81,6 +102,7 @@ probe(
         "/chat/completions",
         body=lambda env: reasoning_body(env, stream=True),
         requires=("reasoning",),
+        depends=(DISCOVERY,),
     )
 )
 
