@@ -18,7 +18,8 @@ from maascheck.core.profiles import available_profiles
 from maascheck.sim.faults import all_faults
 from tests.conformance.proofs import Proof, pool, run_many
 
-pytestmark = [pytest.mark.timeout(600), pytest.mark.slow]
+# ~200 suite runs (every fault, every profile), two at a time: ~7 min on a quiet 2-core machine.
+pytestmark = [pytest.mark.timeout(1800), pytest.mark.slow]
 rules.load_all()
 FAULTS = all_faults()
 BREAKING = sorted(n for n, f in FAULTS.items() if f.breaks)

@@ -97,6 +97,23 @@ def with_body(ex: Exchange, body: Any, **kw: Any) -> Exchange:
     return exchange(ex.probe, ex.request_json, body=body, **kw)
 
 
+SECOND_CALL = [
+    {"index": 1, "id": "call_2", "type": "function", "function": {"name": "get_time", "arguments": '{"city"'}},
+    {"index": 1, "function": {"arguments": ': "Tokyo"}'}},
+]
+
+
+def with_name(ex: Exchange, probe: str, body: Any = None) -> Exchange:
+    """`ex`'s request and body (or `body`) recorded as probe `probe`."""
+    return exchange(probe, ex.request_json, body=ex.json if body is None else body)
+
+
+def parallel_stream(frags: list[dict[str, Any]]) -> Exchange:
+    """A streamed answer to the parallel tool_choice auto request carrying `frags`."""
+    ex = tool_stream(frags)
+    return exchange("tools-parallel-stream", ex.request_json, events=[e.json or e.data for e in ex.events])
+
+
 @dataclass(frozen=True)
 class Case:
     rule: str
@@ -788,6 +805,54 @@ CASES = [
         "a first fragment without id fails",
         "failed",
         tool_stream([edit(FRAGS[0], _set(("id",), _DELETE)), FRAGS[1]]),
+    ),
+    c("TOOL-008", 'a text answer to tool_choice "none" passes', "passed", with_name(TOOLS, "tools-none", chat_body())),
+    c("TOOL-008", 'a tool call despite tool_choice "none" fails', "failed", with_name(TOOLS, "tools-none")),
+    c("TOOL-009", 'a tool call for tool_choice "required" passes', "passed", with_name(TOOLS, "tools-required")),
+    c(
+        "TOOL-009",
+        'a text answer to tool_choice "required" fails',
+        "failed",
+        with_name(TOOLS, "tools-required", chat_body()),
+    ),
+    c("TOOL-010", "a streamed auto answer passes", "passed", parallel_stream(FRAGS)),
+    c(
+        "TOOL-010",
+        "a 400 for tool_choice auto fails",
+        "failed",
+        exchange("tools-parallel-stream", {**TOOLS_REQ, "stream": True}, body={"error": {}}, status=400),
+    ),
+    c("TOOL-011", "two calls with their own index and id pass", "passed", parallel_stream([*FRAGS, *SECOND_CALL])),
+    c(
+        "TOOL-011",
+        "two calls on one index fail",
+        "failed",
+        parallel_stream([*FRAGS, *[edit(f, _set(("index",), 0)) for f in SECOND_CALL]]),
+    ),
+    c(
+        "TOOL-011",
+        "two calls with one id fail",
+        "failed",
+        parallel_stream([*FRAGS, edit(SECOND_CALL[0], _set(("id",), "call_1")), SECOND_CALL[1]]),
+    ),
+    c("TOOL-011", "a single call cannot be judged", "skipped", parallel_stream(FRAGS)),
+    c(
+        "TOOL-012",
+        "a text answer to the tool result passes",
+        "passed",
+        with_name(TOOLS, "tools-second-turn", chat_body("It is 18 degrees and clear in Paris.")),
+    ),
+    c(
+        "TOOL-012",
+        "an empty answer to the tool result fails",
+        "failed",
+        with_name(TOOLS, "tools-second-turn", chat_body("")),
+    ),
+    c(
+        "TOOL-012",
+        "a 500 for the tool result fails",
+        "failed",
+        exchange("tools-second-turn", TOOLS_REQ, body={"error": {"message": "x", "type": "server_error"}}, status=500),
     ),
     # REASON
     c(
