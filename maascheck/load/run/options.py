@@ -43,6 +43,8 @@ def _slo(text: str) -> Slo:
 
 SLO_KIND = Kind(_slo, "METRIC.STAT OP NUMBER or SCALAR OP NUMBER", lambda slo: str(slo.expr))
 DEFAULT_USERS = 4
+# The default error-rate gate (`--max-error-rate`): a run with more failed requests than this never passes.
+DEFAULT_MAX_ERROR_RATE = 0.05
 
 
 def _warmup_shorter(v: Values) -> str | None:
@@ -114,6 +116,10 @@ LOAD_OPTIONS = OptionTable(
             "slo", "SLO gate (repeatable)", SLO_KIND, repeat=True, example="ttft_ms.p95<=500", metavar="EXPR"
         ),
         Option("slo-file", "SLO gates: one per line, JSON or TOML", TEXT, "", example="slos.toml", metavar="PATH"),
+        Option(
+            "max-error-rate", "the default gate error_rate<=F, applied unless an --slo on error_rate is given "
+            "(1 turns it off)", number(0, maximum=1), DEFAULT_MAX_ERROR_RATE, example="0.01", metavar="F",
+        ),
         Option(
             "baseline", "an older results.json (or its folder) to compare against", TEXT, "",
             example="reports/load-prev", metavar="PATH", locust=False,
@@ -245,11 +251,24 @@ class Settings:
         return target
 
 
+def with_default_error_gate(slos: list[Slo], max_error_rate: float) -> list[Slo]:
+    """`slos` plus the default gate `error_rate<=max_error_rate`, unless they gate error_rate already or it is 1.
+
+    Without it a run whose requests mostly fail still passes when no SLO was given (issue: 50 % 503
+    answers gave verdict PASS).
+    """
+    if max_error_rate >= 1 or any(s.metric == "error_rate" for s in slos):
+        return slos
+    return [*slos, parse_slo(f"error_rate<={max_error_rate:g}")]
+
+
 def settings_from(options: Any, host: str | None) -> Settings:
     """Validate Locust's parsed options into Settings (ConfigError on a bad value, same text as the CLI's)."""
     v = locust_values(options, host)
     workload = build_workload(v.workload, v.input_tokens, v.output_tokens, prefix_tokens=v.prefix_tokens, seed=v.seed)
-    slos = list(v.slo) + [parse_slo(t) for t in (read_slo_file(v.slo_file) if v.slo_file else [])]
+    slos = with_default_error_gate(
+        list(v.slo) + [parse_slo(t) for t in (read_slo_file(v.slo_file) if v.slo_file else [])], v.max_error_rate
+    )
     return Settings(
         host=v.base_url,
         model=v.model,
