@@ -53,7 +53,8 @@ def test_measured_figures_appear_in_html_and_markdown(plain_run: Path) -> None:
     assert f"<td>{doc['throughput']['output_tokens_per_s']:,.2f}</td><td>tokens/s</td>" in html
     assert f"<td>{doc['requests']['failed']}</td>" in html and "<td>http_429</td>" in html
     assert f"{doc['slos'][0]['measured']:,.1f} ms" in html  # the SLO's measured value, with its unit
-    assert "<pre>maascheck load --base-url" in html and "<pre>\nmaascheck load --base-url" in md  # md_block: a <pre> the text cannot close
+    assert "<pre>maascheck load --base-url" in html
+    assert "<pre>\nmaascheck load --base-url" in md  # md_block: a <pre> the text cannot close
 
 
 def test_summary_csv_has_one_row_per_metric_and_stat(plain_run: Path) -> None:
