@@ -171,6 +171,8 @@ class Option:
     def help_text(self, *, env: bool = False) -> str:
         """The help line, with the default and (on faces that read it) the environment variable."""
         text = self.help
+        if self.kind.valid.startswith("one of "):
+            text += f": {self.kind.valid}"
         if self.default not in (None, False, [], "") and not self.flag:
             text += f" (default {self.show(self.default)})"
         if env and self.env:

@@ -186,6 +186,8 @@ def validate_when_parsed(parser: Any) -> None:
 
     def parse_known_args(*args: Any, **kwargs: Any) -> Any:
         namespace, rest = original(*args, **kwargs)
+        if getattr(namespace, "num_users", 0) is None:  # else Locust's headless default (1) would apply
+            namespace.num_users = LOAD_OPTIONS.default("users")
         if not getattr(namespace, "worker", False):  # workers take the master's options
             try:
                 settings_from(namespace, getattr(namespace, "host", None))
