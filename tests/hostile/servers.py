@@ -445,8 +445,8 @@ BIG_STREAM = 13 * 1024 * 1024
 
 
 def big_valid_stream(req: Request) -> Iterator[Step]:
-    """A valid stream of 13 MiB: 1 KiB of text per chunk, then finish, usage and `[DONE]`."""
-    text = "abcdefgh " * 113  # ~1 KiB of text per event
+    """A valid stream of 13 MiB: 4 KiB of text per chunk, then finish, usage and `[DONE]`."""
+    text = "abcdefgh " * 455  # ~4 KiB of text per event
     n = BIG_STREAM // (len(text) + 200)
     yield SSE_HEAD
     yield from sse_body(stream_docs(req, (text for _ in range(n))), per_chunk=16)

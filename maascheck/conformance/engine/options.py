@@ -160,6 +160,14 @@ CONFORMANCE_OPTIONS = OptionTable(
             "with --baseline: only new failures (those the --verdict view counts) fail the run",
             flag=True,
         ),
+        Option(
+            "max-run-bytes",
+            "bytes all responses of the run may hold together (bodies and events kept for the rules)",
+            integer(1),
+            160 * 1024 * 1024,
+            example="167772160",
+            metavar="N",
+        ),
     ),
     checks=(_regression_needs_baseline,),
 )
@@ -209,6 +217,7 @@ class RunOptions:
     max_event_bytes: int = CONFORMANCE_OPTIONS.default("max-event-bytes")
     max_events: int = CONFORMANCE_OPTIONS.default("max-events")
     max_json_depth: int = CONFORMANCE_OPTIONS.default("max-json-depth")
+    max_run_bytes: int = CONFORMANCE_OPTIONS.default("max-run-bytes")
     concurrency: int = CONFORMANCE_OPTIONS.default("concurrency")
     image_url: str = DEFAULT_IMAGE_URL
     report_dir: str | None = None

@@ -156,6 +156,7 @@ class Suite:
             event_bytes=options.max_event_bytes,
             events=options.max_events,
             json_depth=options.max_json_depth,
+            run_bytes=options.max_run_bytes,
         )
         self.budget = Budget(options.max_requests)
         # A retry on a fresh connection (after a dead keep-alive one) is a request made: it takes budget.

@@ -132,7 +132,8 @@ def accepted(ex: Exchange, what: str, source: str) -> dict[str, Any]:
     """
     problem = failure(ex)
     if problem is None and not isinstance(ex.json, dict):
-        problem = f"the 200 body is not a JSON object: {ex.body[:200]!r}"
+        why = f"not usable JSON ({ex.json_problem[:300]})" if ex.json_problem else "not a JSON object"
+        problem = f"the 200 body is {why}: {ex.body[:200]!r}"
     if problem is not None:
         raise Violation(
             f"{what} was not answered 200 with a JSON object ({source}); received {problem}",

@@ -58,7 +58,7 @@ def json_body(ex: Exchange, what: str) -> Any:
             text = ex.body.decode("utf-8")
         except UnicodeDecodeError:
             text = None
-        problem = "not valid UTF-8" if text is None else "not JSON"
+        problem = "not valid UTF-8" if text is None else f"not usable JSON ({(ex.json_problem or '')[:300]})"
         raise Violation(
             f"{what}: the body is {problem}",
             expected="a JSON document",

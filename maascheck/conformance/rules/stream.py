@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from maascheck.conformance.model.exchange import SIZE_BOUND_KINDS, Exchange
 from maascheck.conformance.model.probe import Probe, probe
-from maascheck.conformance.model.rule import Defect, Impact, Level, RuleContext, Violation, rule
+from maascheck.conformance.model.rule import Defect, Impact, Level, NotApplicable, RuleContext, Violation, rule
 from maascheck.conformance.rules._clients import EVENT_ERROR, EVENT_NOT_JSON
 from maascheck.conformance.rules._common import (
     ALL_STREAMS,
@@ -39,6 +39,14 @@ SPEC_DONE = (
 CHUNK_OWNED = (at("object"), at("choices", None, "delta", "tool_calls"))
 
 
+
+
+def answered(ctx: RuleContext) -> list[Exchange]:
+    """The streams answered 200 (the ones a framing rule can judge); NotApplicable when none was."""
+    found = [ex for ex in made(ctx, ALL_STREAMS) if ex.status == 200]
+    if not found:
+        raise NotApplicable("no streaming request was answered 200; STREAM-001 reports it")
+    return found
 
 
 # -- probes --------------------------------------------------------------------------------------
@@ -94,7 +102,7 @@ def stream_json_events(ctx: RuleContext) -> None:
 
     Comments, CRLF and `data:` without a space are legal SSE; bare JSON lines (百炼openAi文档) are not.
     """
-    for ex in made(ctx, ALL_STREAMS):
+    for ex in answered(ctx):
         if ex.status != 200 or not is_event_stream(ex):
             continue
         if not ex.events and ex.body.strip() and not ex.error:
@@ -134,7 +142,7 @@ def stream_done(ctx: RuleContext) -> None:
     failed stream, or one that reported an error, is left to its root cause: STREAM-004/005/006 or
     the acceptance rule.
     """
-    for ex in made(ctx, ALL_STREAMS):
+    for ex in answered(ctx):
         if ex.status == 200 and ex.error_kind in SIZE_BOUND_KINDS:
             raise Violation(
                 f"probe {ex.probe}: no data: [DONE] within the suite's bound after {len(ex.events)} events: "
@@ -178,7 +186,7 @@ def stream_done(ctx: RuleContext) -> None:
 )
 def stream_not_truncated(ctx: RuleContext) -> None:
     """The connection does not close mid-body or inside an unterminated event, nor breaks the HTTP framing."""
-    for ex in made(ctx, ALL_STREAMS):
+    for ex in answered(ctx):
         if ex.error_kind == "truncated" or (ex.status is not None and ex.error_kind == "protocol"):
             raise Violation(
                 f"probe {ex.probe}: the stream was cut off after {len(ex.events)} complete events: "
@@ -202,7 +210,7 @@ def stream_not_truncated(ctx: RuleContext) -> None:
 )
 def stream_not_stalled(ctx: RuleContext) -> None:
     """No silence longer than the stall timeout after the headers; the stream ends within the total one."""
-    for ex in made(ctx, ALL_STREAMS):
+    for ex in answered(ctx):
         if ex.status is not None and ex.error_kind in ("stall", "timeout"):
             raise Violation(
                 f"probe {ex.probe}: the stream stalled after {len(ex.events)} events: {ex.error}",
@@ -225,7 +233,7 @@ def stream_not_stalled(ctx: RuleContext) -> None:
 )
 def stream_no_error_event(ctx: RuleContext) -> None:
     """No event of a valid request's stream is an object with an `error`."""
-    for ex in made(ctx, ALL_STREAMS):
+    for ex in answered(ctx):
         err = error_event(ex)
         if err is not None:
             detail = err.json.get("error")

@@ -58,6 +58,36 @@ class Limits:
     event_bytes: int = MAX_EVENT_BYTES
     events: int = 10_000
     json_depth: int = safe_json.MAX_DEPTH
+    run_bytes: int = 160 * MIB
+
+
+EVENT_OVERHEAD = 1500
+"""Bytes one parsed event holds besides its data (the event object, its parsed JSON's containers)."""
+
+
+class RunBytes:
+    """What every response of one run may hold in memory together (bodies, events), counted as they arrive.
+
+    A run keeps every exchange for its rules and reports, so without this bound a target answering
+    each of ~100 probes with the response cap would hold GBs; with it, memory stays near the bound.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.used = limit, 0
+        self._lock = threading.Lock()
+
+    def take(self, n: int) -> bool:
+        """Account for `n` more bytes; False when that passes the bound (they are counted anyway)."""
+        with self._lock:
+            self.used += n
+            return self.used <= self.limit
+
+    def message(self) -> str:
+        """The bound that tripped, stated."""
+        return (
+            f"the run's responses together passed --max-run-bytes {self.limit} ({self.limit / MIB:g} MiB of "
+            "bodies and events held for the rules); reading stopped"
+        )
 
 
 BODY_CAP = Limits().response_bytes  # the default response cap (the SDK transport shares it)
@@ -217,6 +247,7 @@ class Recorder:
         self.api_key = api_key
         self.timeouts = timeouts or Timeouts()
         self.limits = limits or Limits()
+        self.run_bytes = RunBytes(self.limits.run_bytes)
         self._may_retry = may_retry or (lambda: True)
         self._wire = _Wire()
         t = self.timeouts
@@ -313,7 +344,7 @@ class Recorder:
                 if isinstance(inflater, str):
                     _fail(ex, "protocol", inflater)
                 else:
-                    read_body(ex, response.iter_raw(), t0, limits, parse_sse, inflater)
+                    read_body(ex, response.iter_raw(), t0, limits, parse_sse, inflater, self.run_bytes)
         except httpx.ConnectTimeout as exc:
             _fail(ex, "connect", f"connect timed out after --connect-timeout {t.connect:g} s ({exc})")
         except httpx.ConnectError as exc:
@@ -428,7 +459,13 @@ class Inflater:
 
 
 def read_body(
-    ex: Exchange, chunks: Iterator[bytes], t0: int, limits: Limits, parse_sse: bool, inflater: Inflater
+    ex: Exchange,
+    chunks: Iterator[bytes],
+    t0: int,
+    limits: Limits,
+    parse_sse: bool,
+    inflater: Inflater,
+    run_bytes: RunBytes | None = None,
 ) -> None:
     """Read raw body `chunks` into `ex` (decoded, SSE-parsed when `parse_sse`) until the end or a bound trips."""
     parser = (
@@ -444,7 +481,7 @@ def read_body(
             now = time.perf_counter_ns()
             try:
                 for data in inflater.pieces(raw, limits.response_bytes - len(buf)):
-                    _take(ex, data, buf, parser, now - t0, limits, inflater.compressed)
+                    _take(ex, data, buf, parser, now - t0, limits, inflater.compressed, run_bytes)
                     if ex.error is not None:
                         break
             except zlib.error as exc:
@@ -461,15 +498,30 @@ def read_body(
 
 
 def _take(
-    ex: Exchange, data: bytes, buf: bytearray, parser: SSEParser | None, t_ns: int, limits: Limits, compressed: bool
+    ex: Exchange,
+    data: bytes,
+    buf: bytearray,
+    parser: SSEParser | None,
+    t_ns: int,
+    limits: Limits,
+    compressed: bool,
+    run_bytes: RunBytes | None,
 ) -> None:
     """Add decoded `data` to the body (and the stream's events), failing `ex` when a size bound is passed."""
     room = limits.response_bytes - len(buf)
     over = len(data) > room
     data = data[:room]
     buf += data
+    cost = len(data)
     if parser is not None:
-        ex.events.extend(parser.feed(data, t_ns))
+        events = parser.feed(data, t_ns)
+        cost += sum(len(ev.data) + EVENT_OVERHEAD for ev in events)
+        ex.events.extend(events)
+    if run_bytes is not None and not run_bytes.take(cost):
+        ex.body_truncated = True
+        _fail(ex, "too_large", run_bytes.message())
+        return
+    if parser is not None:
         if parser.overflow is not None:
             _fail(ex, parser.overflow_kind or "too_large", parser.overflow)
             return
