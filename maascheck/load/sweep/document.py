@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from maascheck.core.errors import EXIT_INTERRUPTED
 from maascheck.load.measure.reader import num, section
 from maascheck.load.sweep.analysis import Step, efficiencies, find_capacity, find_knee
 from maascheck.load.sweep.ladder import label
@@ -98,6 +99,8 @@ def analyse(doc: dict[str, Any]) -> None:
     any_ran = any(s.ran for s in steps)
     found = cap is not None and cap.load is not None if has_slos else any_ran
     code = 0 if found else 1
+    if doc["run"].get("interrupted"):  # Ctrl-C or SIGTERM: what ran is reported, never as a pass
+        code = EXIT_INTERRUPTED
     doc["result"] = {
         "capacity": cap.load if cap else None,
         "highest_passing": cap.highest_passing if cap else None,
