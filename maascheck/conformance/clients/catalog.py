@@ -95,6 +95,6 @@ def select(spec: str) -> tuple[Client, ...]:
         raise ConfigError(
             f"--clients {spec!r}: unknown client {', '.join(unknown) or '(none given)'}; "
             f"valid: all, or a comma-separated list of {', '.join(BY_NAME)}; "
-            "example: --clients openai-python,langchain-openai"
+            "e.g. --clients openai-python,langchain-openai"
         )
     return tuple(BY_NAME[n] for n in names)

@@ -111,6 +111,18 @@ def expected_view(ex: Exchange) -> dict[str, Any]:
     return {"text": text, "reasoning": reasoning, "tool_calls": _join_fragments(fragments), "usage": usage}
 
 
+def error_message(ex: Exchange) -> str:
+    """The human-readable message an error answer carries: `error.message`, else a `detail` or `message`
+    string (FastAPI and other non-standard bodies), else the body text itself (at most 200 characters)."""
+    doc = ex.json
+    if isinstance(doc, dict):
+        error = doc.get("error")
+        for value in (_dict(error).get("message"), error, doc.get("detail"), doc.get("message")):
+            if isinstance(value, str) and value.strip():
+                return value.strip()
+    return ex.body.decode("utf-8", errors="replace").strip()[:200]
+
+
 def differences(scenario_parts: tuple[str, ...], expected: dict[str, Any], got: dict[str, Any]) -> list[str]:
     """One line per part the client handed differently from what the exchange carried."""
     out = []

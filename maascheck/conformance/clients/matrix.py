@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from maascheck.conformance.clients.catalog import ADAPTERS_DIR, Client
-from maascheck.conformance.clients.expect import differences, expected_view
+from maascheck.conformance.clients.expect import differences, error_message, expected_view
 from maascheck.conformance.clients.install import installed, python_bin
 from maascheck.conformance.clients.replay import ReplayServer, Source
 from maascheck.conformance.clients.scenarios import BY_NAME
@@ -153,6 +153,8 @@ def _judge(
         err = result.get("error") or {}
         detail = f"; the client raised {err.get('type')}: {err.get('message')}" if err else ""
         return Cell("skipped", f"no exchange to judge: {why}{detail}", version)
+    if BY_NAME[scenario].parts == ("error",):
+        return _judge_error(client, result, ex, version)
     if not result.get("ok"):
         err = result.get("error") or {}
         message = f"{client.title} {version} raised {err.get('type')}: {err.get('message')}"
@@ -167,6 +169,39 @@ def _judge(
         )
         parts = BY_NAME[scenario].parts
         return Cell("failed", message, version, ex, {p: want.get(p) for p in parts}, {p: result.get(p) for p in parts})
+    return Cell("passed", "", version, ex)
+
+
+def _judge_error(client: Client, result: dict[str, Any], ex: Exchange, version: str | None) -> Cell:
+    """An error answer: the client raises, and the exception's text holds the server's message.
+
+    An error object in a 200 body (no `choices`) is an error answer too: the application must learn of it.
+    """
+    doc = ex.json
+    in_body = isinstance(doc, dict) and isinstance(doc.get("error"), dict) and "choices" not in doc
+    if ex.status is None or (ex.status < 400 and not in_body):
+        return Cell("skipped", f"the target answered the {ex.probe} request with {ex.status}: no error to hand on")
+    want = error_message(ex)
+    if result.get("ok"):
+        return Cell(
+            "failed",
+            f"{client.title} {version} returned normally on a {ex.status} answer: the application sees no error",
+            version,
+            ex,
+            "an exception carrying the server's message",
+            "a normal return",
+        )
+    err = result.get("error") or {}
+    said = f"{err.get('type')}: {err.get('message')}"
+    if want and want not in str(err.get("message") or ""):
+        return Cell(
+            "failed",
+            f"{client.title} {version} raised {said[:300]}, without the server's message {want[:200]!r}",
+            version,
+            ex,
+            f"an exception whose message holds {want[:200]!r}",
+            said[:500],
+        )
     return Cell("passed", "", version, ex)
 
 

@@ -12,7 +12,7 @@ class Scenario:
     name: str  # the rule-ID part, lower case: CLIENT-<CLIENT>-<NAME upper>
     probe: str  # the suite's probe whose exchange the scenario replays
     title: str
-    parts: tuple[str, ...]  # what is compared: text, reasoning, tool_calls, usage
+    parts: tuple[str, ...]  # what is compared: text, reasoning, tool_calls, usage; or error (the message)
     requires: tuple[str, ...] = ()  # profile features (those of the probe)
 
 
@@ -27,5 +27,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
         "reasoningstream", "reasoning-stream", "a reasoning model's stream", ("text", "reasoning"), ("reasoning",)
     ),
+    # The client raises, and its exception carries the server's message (not "(no body)").
+    Scenario("error", "err-unknown-model", "an error answer (a model that is not served)", ("error",)),
 )
 BY_NAME = {s.name: s for s in SCENARIOS}

@@ -57,6 +57,13 @@ def rule_entry(r: RuleResult) -> dict[str, Any]:
     return entry
 
 
+def _with_matrix_breaks(entry: dict[str, Any], observed: dict[str, list[Any]]) -> dict[str, Any]:
+    """The entry with `client_breaks`: the matrix cells that failed on this rule's exchanges (if any)."""
+    if entry["id"] in observed:
+        entry["client_breaks"] = [str(b) for b in observed[entry["id"]]]
+    return entry
+
+
 def extension_fields(exchanges: list[Exchange]) -> list[dict[str, str]]:
     """Top-level and choice-level fields outside the OpenAI schema seen in responses (informational)."""
     from maascheck.conformance.rules.extensions import find_extensions
@@ -80,12 +87,15 @@ def build(
 ) -> dict[str, Any]:
     """The results.json document; `stopped` (Ctrl-C, SIGTERM, or a run still going) makes the verdict
     `interrupted` with exit code 130: a run cut short never passes."""
+    from maascheck.conformance.clients.impact import matrix_breaks
+
+    observed = matrix_breaks(results)
     counts = Counter(r.outcome for r in results)
     failed = [r for r in results if r.outcome == "failed"]
     both = views(results, should=options.strict)
     chosen = View(options.verdict)
     exit_code = both[chosen.value]["exit_code"]
-    entries = [rule_entry(r) for r in results]
+    entries = [_with_matrix_breaks(rule_entry(r), observed) for r in results]
     against = None
     if options.baseline:
         against = baseline_run.section(

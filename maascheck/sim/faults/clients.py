@@ -3,7 +3,9 @@
 Reports behind them: `arguments` as an object (ggml-org/llama.cpp#20198, huggingface/text-generation-
 inference#2461); reasoning under `reasoning` rather than `reasoning_content` (BerriAI/litellm#8193,
 langchain-ai/langchain#38769); a chunk with `choices: []` crashing `choices[0]` (gradio-app/gradio#11729,
-TheR1D/shell_gpt#457); a body or event that is not JSON (every client's parser raises).
+TheR1D/shell_gpt#457); a body or event that is not JSON (every client's parser raises); an error sent
+with status 200 (the application sees no error); the existing `error-detail-envelope` (a non-standard
+error body, which a client may surface as "(no body)").
 
 The client matrix (conformance rules `CLIENT-...`, run with `--clients`) shows which clients each of
 these breaks; `tests/conformance/clients/break_table.json` pins that table. Like every fault, each
@@ -119,3 +121,17 @@ for _fault in (
     ),
 ):
     register(_fault)
+
+
+def _error_status_200(status: int, view: RequestView) -> int:
+    return 200 if status == 404 and view.endpoint == "chat" and from_suite(view) else status
+
+
+register(
+    Fault(
+        "client-error-status-200",
+        "a chat request for a model that is not served is answered 200, the 404 error envelope kept as the body",
+        breaks=("ERR-004", "ERR-010"),
+        on_status=_error_status_200,
+    )
+)

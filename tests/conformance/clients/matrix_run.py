@@ -9,8 +9,10 @@ from tests.conformance.conftest import simulator
 from tests.conformance.proofs import SIM_KEY
 
 
-def run_matrix(clients: str, *faults: str, mode: str = "replay") -> tuple[list[RuleResult], int]:
-    """(the CLIENT-... results, requests made) of a run of the matrix rules for `clients` under `faults`."""
+def run_matrix(
+    clients: str, *faults: str, mode: str = "replay", areas: tuple[str, ...] = ()
+) -> tuple[list[RuleResult], int]:
+    """(the results, requests made) of a run of the matrix rules (and those of `areas`) for `clients`."""
     profile = load_profile("openai")
     with simulator(*faults) as url:
         options = RunOptions(
@@ -24,5 +26,5 @@ def run_matrix(clients: str, *faults: str, mode: str = "replay") -> tuple[list[R
             clients=clients,
             clients_mode=mode,
         )
-        result = run_suite(url, profile, options, only=lambda r: r.area == "clients")
-    return [r for r in result.results if r.rule.area == "clients"], result.requests_made
+        result = run_suite(url, profile, options, only=lambda r: r.area == "clients" or r.area in areas)
+    return result.results, result.requests_made

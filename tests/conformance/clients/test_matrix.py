@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from maascheck.conformance.clients.catalog import CLIENTS, Client
+from maascheck.conformance.clients.impact import matrix_breaks
 from maascheck.conformance.clients.install import installed
 from maascheck.conformance.clients.scenarios import SCENARIOS
 from tests.conformance.clients.matrix_run import run_matrix
@@ -40,6 +41,16 @@ def test_replay_makes_no_request_beyond_the_suites_own_probes() -> None:
     _, live_requests = run_matrix(client.name, mode="live")
     assert replay_requests == len(SCENARIOS)  # one probe per scenario, each replayed, none repeated
     assert live_requests == 2 * len(SCENARIOS)  # live: the client's own request per scenario, in the budget
+
+
+def test_a_failed_wire_rule_names_the_clients_that_broke_on_its_exchange() -> None:
+    client = CLIENTS[0]
+    _need(client)
+    results, _ = run_matrix(client.name, "usage-unrequested", areas=("usage",))
+    breaks = matrix_breaks(results)
+    assert set(breaks) == {"USAGE-006"}, breaks
+    assert [b.client for b in breaks["USAGE-006"]] == [client.name]  # USAGE-006 shows the plain stream
+    assert all("IndexError" in b.failure for b in breaks["USAGE-006"])
 
 
 def test_a_client_that_is_not_installed_is_a_skip_that_says_how_to_install_it(

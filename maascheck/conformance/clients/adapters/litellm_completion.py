@@ -33,7 +33,7 @@ def run(job: Job) -> Outcome:
         done = litellm.completion(model=model, messages=req["messages"], **args, **common)
         msg = done.choices[0].message
         calls = [{"name": c.function.name, "arguments": json.loads(c.function.arguments)} for c in msg.tool_calls or []]
-        reasoning = getattr(msg, "reasoning_content", None)
+        reasoning = getattr(msg, "reasoning_content", None) or ""
         return outcome(
             msg.content, reasoning=reasoning, tool_calls=calls, usage=usage_numbers(getattr(done, "usage", None))
         )

@@ -27,7 +27,7 @@ def run(job: Job) -> Outcome:
         ]
         return outcome(
             msg.get("content"),
-            reasoning=msg.get("reasoning_content"),
+            reasoning=msg.get("reasoning_content") or "",
             tool_calls=calls,
             usage=usage_numbers(done.get("usage")),
         )

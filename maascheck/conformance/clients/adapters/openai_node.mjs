@@ -17,7 +17,7 @@ async function run(job) {
     const done = await client.chat.completions.create(req);
     const msg = done.choices[0].message;
     const toolCalls = (msg.tool_calls || []).map((c) => ({ name: c.function.name, arguments: JSON.parse(c.function.arguments) }));
-    return outcome(msg.content, { reasoning: msg.reasoning_content ?? null, toolCalls, usage: usageNumbers(done.usage) });
+    return outcome(msg.content, { reasoning: msg.reasoning_content ?? '', toolCalls, usage: usageNumbers(done.usage) });
   }
   let text = '';
   let reasoning = '';

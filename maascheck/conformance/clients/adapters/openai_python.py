@@ -27,7 +27,10 @@ def run(job: Job) -> Outcome:
         msg = done.choices[0].message
         calls = [{"name": c.function.name, "arguments": json.loads(c.function.arguments)} for c in msg.tool_calls or []]
         return outcome(
-            msg.content, reasoning=_extra(msg, "reasoning_content"), tool_calls=calls, usage=usage_numbers(done.usage)
+            msg.content,
+            reasoning=_extra(msg, "reasoning_content") or "",
+            tool_calls=calls,
+            usage=usage_numbers(done.usage),
         )
     text, reasoning, usage = "", "", None
     pieces: dict[int, dict[str, Any]] = {}
