@@ -40,7 +40,9 @@ def test_select_reads_all_and_lists() -> None:
 def test_an_unknown_client_is_a_usage_error_naming_the_valid_ones(spec: str) -> None:
     with pytest.raises(ConfigError) as err:
         select(spec)
-    assert "valid: all" in str(err.value) and "langchain-openai" in str(err.value) and "e.g. --clients" in str(err.value)
+    assert (
+        "valid: all" in str(err.value) and "langchain-openai" in str(err.value) and "e.g. --clients" in str(err.value)
+    )
 
 
 def test_an_unknown_mode_is_a_usage_error() -> None:
