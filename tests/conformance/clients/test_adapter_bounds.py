@@ -74,3 +74,27 @@ def test_an_adapter_that_prints_no_result_is_a_skip_with_its_output(
     ex = _chat()
     cells = matrix.run_client(client, {"chat": ex}, recorded_source({"chat": ex}), timeout_s=1.0)
     assert cells["chat"].outcome == "skipped" and "adapter crashed: ImportError" in cells["chat"].message
+
+
+ECHO_ENV = """
+import json, os, sys, urllib.request
+job = json.loads(sys.stdin.read())["jobs"][0]
+req = urllib.request.Request(job["base_url"] + "/chat/completions", data=json.dumps(job["request"]).encode(),
+                             headers={"Content-Type": "application/json"})
+urllib.request.urlopen(req, timeout=5).read()
+print(json.dumps({"scenario": "chat", "ok": True, "text": json.dumps([dict(os.environ), job])}))
+"""
+
+
+def test_the_adapter_gets_no_key_and_none_of_the_callers_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = "sk-" + "fake-parent-" + "c0ffee11"
+    monkeypatch.setenv("OPENAI_API_KEY", secret)
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://elsewhere.example/v1")
+    client = _fake(tmp_path, monkeypatch, ECHO_ENV)
+    ex = _chat()
+    cells = matrix.run_client(client, {"chat": ex}, recorded_source({"chat": ex}), timeout_s=1.0)
+    handed = str(cells["chat"].received)
+    assert cells["chat"].outcome == "failed" and matrix.REPLAY_KEY in handed  # the echo differs from "OK"
+    assert secret not in handed and "elsewhere.example" not in handed and "OPENAI_API_KEY" not in handed
