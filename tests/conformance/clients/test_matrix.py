@@ -38,7 +38,9 @@ def test_replay_makes_no_request_beyond_the_suites_own_probes() -> None:
     client = CLIENTS[0]
     _need(client)
     _, replay_requests = run_matrix(client.name)
-    _, live_requests = run_matrix(client.name, mode="live")
+    live, live_requests = run_matrix(client.name, mode="live")
+    mine = [r for r in live if r.rule.client == client.name]
+    assert mine and all(r.outcome == "passed" for r in mine), [(r.rule.id, r.message) for r in mine]
     assert replay_requests == len(SCENARIOS)  # one probe per scenario, each replayed, none repeated
     assert live_requests == 2 * len(SCENARIOS)  # live: the client's own request per scenario, in the budget
 
