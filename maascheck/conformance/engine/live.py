@@ -1,4 +1,4 @@
-"""One conformance run driven rule by rule (by the pytest plugin), writing results.json after every rule."""
+"""One conformance run driven rule by rule (by the pytest plugin), writing results.json as rules are judged."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from maascheck.conformance.model.rule import RULES, Rule
 from maascheck.conformance.report import results
 from maascheck.conformance.report import summary as report
 from maascheck.core.profiles import Profile
+
+WRITE_EVERY_S = 1.0  # results.json is rewritten at most this often while rules are judged, and at the end
 
 
 class LiveRun:
@@ -34,6 +36,7 @@ class LiveRun:
         self._prefetched = False
         self.trials: dict[str, Any] | None = None
         self._t0 = time.monotonic()
+        self._written = 0.0  # monotonic time of the last results.json write
 
     @property
     def results_path(self) -> Path:
@@ -51,7 +54,11 @@ class LiveRun:
             self.suite.prefetch([RULES[r] for r in self.selected or list(RULES)])
         result = self.suite.evaluate(RULES[rule_id])
         self.results[rule_id] = result
-        self.write(interrupted=True, stopped=True)  # as it stands: a run killed now was interrupted
+        # As it stands (a run killed now was interrupted); at most every WRITE_EVERY_S, since each write
+        # renders every result so far: one per rule would cost quadratic time on a run of many failures.
+        if time.monotonic() - self._written >= WRITE_EVERY_S:
+            self.write(interrupted=True, stopped=True)
+            self._written = time.monotonic()
         return result
 
     def ordered(self) -> list[RuleResult]:

@@ -58,7 +58,7 @@ class Limits:
     event_bytes: int = MAX_EVENT_BYTES
     events: int = 10_000
     json_depth: int = safe_json.MAX_DEPTH
-    run_bytes: int = 160 * MIB
+    run_bytes: int = 128 * MIB
 
 
 EVENT_OVERHEAD = 1500
