@@ -7,8 +7,9 @@ request) or lets the client ask the target through the suite's recorder (mode `l
 request budget). It passes when the client returns normally and what it hands the application (text,
 tool call names and arguments, usage numbers, reasoning where the client exposes it) equals what the
 exchange carried. The rules run with `--clients all|NAME,...`; without it they are skipped.
-The level follows the client's documented promise: MUST where a seed promises the client (seed 003:
-the openai SDK, and its legacy 0.x API), SHOULD for the other widely used clients.
+The level follows the client's documented promise: MUST where a provider's documentation promises the
+client (openapi.hhaice.com: the openai SDK, and its legacy 0.x API), SHOULD for the other widely used
+clients.
 """
 
 from __future__ import annotations

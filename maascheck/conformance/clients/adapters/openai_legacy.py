@@ -1,4 +1,5 @@
-"""Drives `openai` 0.28 the legacy way seed 003 shows: `openai.api_base`, `openai.ChatCompletion.create`."""
+"""Drives `openai` 0.28 the legacy way the hhaice documentation (openapi.hhaice.com) shows:
+`openai.api_base`, `openai.ChatCompletion.create`."""
 
 from __future__ import annotations
 
