@@ -16,6 +16,7 @@ from pathlib import Path
 from maascheck.conformance.engine.options import CONFORMANCE_OPTIONS
 from maascheck.core.errors import EXIT_INTERRUPTED
 from maascheck.core.options import Values
+from maascheck.core.preflight import check_target, write_findings
 
 RULES_MODULE = Path(__file__).resolve().parent / "test_rules.py"
 
@@ -53,6 +54,14 @@ def run(args: argparse.Namespace) -> int:
     values = resolve(args)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     report_dir = Path(values.report_dir or f"reports/conformance-{stamp}")
+    found = check_target(
+        values.base_url,
+        values.model,
+        api_key_env=values.api_key_env,
+        profile=values.profile,
+        enabled=not values.no_preflight,
+    )  # PreflightFailed (exit 2, what to fix) before pytest starts
+    values = values.replace(preflight_result=str(write_findings(found, report_dir)))
     code = int(pytest.main(pytest_args(values, report_dir, list(getattr(args, "passthrough", [])))))
     results = report_dir / "results.json"
     if results.is_file():

@@ -109,6 +109,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if options is None:
         return
     state = LiveState(config, options)
+    state.run.preflight = _preflight(config, options)
     config.stash[STATE_KEY] = state
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _interrupt)
@@ -119,6 +120,31 @@ def pytest_configure(config: pytest.Config) -> None:
 def _interrupt(signum: int, frame: object) -> None:
     """SIGTERM ends the run as Ctrl-C does: pytest's interrupted path, reports kept, verdict interrupted."""
     raise KeyboardInterrupt
+
+
+def _preflight(config: pytest.Config, options: RunOptions) -> dict[str, Any]:
+    """Check the target can be tested before any rule runs (exit 2 with what to fix when it cannot).
+
+    Skipped with --no-preflight, and when pytest only lists (--collect-only) or shows help.
+    """
+    from maascheck.core.preflight import check_target, read_findings
+
+    if options.preflight_result:  # made by `maascheck conformance` before pytest started
+        given = read_findings(options.preflight_result)
+        if given is not None:
+            return given
+    listing = bool(getattr(config.option, "collectonly", False) or getattr(config.option, "help", False))
+    try:
+        found = check_target(
+            options.base_url,
+            options.model,
+            api_key_env=options.api_key_env,
+            profile=options.profile,
+            enabled=not (options.no_preflight or listing),
+        )
+    except ConfigError as exc:  # PreflightFailed included: the message says what to fix
+        usage_exit(str(exc))
+    return found.to_dict()
 
 
 def _state(config: pytest.Config) -> LiveState | None:

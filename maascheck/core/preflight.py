@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -31,6 +32,8 @@ import httpx
 
 from maascheck.core.errors import ConfigError
 from maascheck.core.inert import one_line
+from maascheck.core.options import Option
+from maascheck.core.retry_after import retry_after_seconds
 from maascheck.core.secrets import Redactor
 
 MAX_REQUESTS = 5
@@ -40,6 +43,17 @@ CONNECT_TIMEOUT_S = 3.0
 READ_TIMEOUT_S = 5.0
 SNIPPET_CHARS = 160
 MODELS_LISTED = 20
+SHORT_WAIT_S = 2.0  # a Retry-After this short is waited out once; a longer one is `rate_limited`
+
+NO_PREFLIGHT = Option(
+    "no-preflight",
+    "skip the preflight (at most 5 requests that check the URL, key and model before the run)",
+    flag=True,
+)
+# `maascheck <command>` runs the preflight itself and hands the findings to the pytest/Locust process.
+PREFLIGHT_RESULT = Option("preflight-result", "findings of a preflight already made (a JSON file)", hidden=True,
+                          reproduce=False, env=False)  # fmt: skip
+FINDINGS_FILE = "preflight.json"
 
 PROBLEMS = (
     "unreachable",
@@ -172,6 +186,16 @@ class _Prober:
         return self.t_end - time.monotonic()
 
     def request(self, method: str, url: str, body: dict[str, Any] | None = None) -> tuple[Check, bytes]:
+        """One bounded request; a 429/503 asking for at most `SHORT_WAIT_S` is waited out and sent once more."""
+        check, data = self._once(method, url, body)
+        if check.status in (429, 503) and len(self.checks) < MAX_REQUESTS - 2:
+            wait = retry_after_seconds(check.note or None)
+            if wait is not None and wait <= SHORT_WAIT_S and wait < self.remaining() - 1:
+                time.sleep(wait)
+                check, data = self._once(method, url, body)
+        return check, data
+
+    def _once(self, method: str, url: str, body: dict[str, Any] | None = None) -> tuple[Check, bytes]:
         """One bounded request; the check records status or the transport failure."""
         check = Check(method, url)
         self.checks.append(check)
@@ -418,3 +442,56 @@ def _path_problem(target: PreflightTarget, result: PreflightResult, prober: _Pro
             f"{', '.join(_alternatives(target.base_url, target.profile_base_path)) or 'no other path'}; "
             "check --base-url: it is the prefix before /chat/completions, e.g. http://127.0.0.1:8000/v1"
         )
+
+
+def check_target(
+    base_url: str,
+    model: str,
+    *,
+    api_key_env: str,
+    profile: str = "openai",
+    generate_path: str = "/chat/completions",
+    enabled: bool = True,
+    transport: httpx.BaseTransport | None = None,
+) -> PreflightResult:
+    """The preflight of a run about to start (skipped when not `enabled`); PreflightFailed when it cannot.
+
+    The key is read from `api_key_env` (never taken as an argument), the alternative base path from
+    the profile's documented `base_path`.
+    """
+    from maascheck.core.profiles import load_profile
+    from maascheck.core.secrets import read_api_key
+
+    api_key = read_api_key(api_key_env)
+    if not enabled:
+        return skipped(api_key_env, api_key)
+    target = PreflightTarget(
+        base_url=base_url,
+        model=model,
+        api_key_env=api_key_env,
+        api_key=api_key,
+        profile_base_path=load_profile(profile).base_path,
+        generate_path=generate_path,
+        chat_style=generate_path != "/completions",
+    )
+    result = run_preflight(target, transport=transport)
+    if not result.ok:
+        raise PreflightFailed(result)
+    return result
+
+
+def write_findings(result: PreflightResult, report_dir: Path) -> Path:
+    """Keep the findings as `preflight.json` in the report dir (for the run's process, and the user)."""
+    report_dir.mkdir(parents=True, exist_ok=True)
+    path = report_dir / FINDINGS_FILE
+    path.write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def read_findings(path: str) -> dict[str, Any] | None:
+    """The findings `write_findings` kept at `path` (None when unreadable)."""
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return doc if isinstance(doc, dict) else None

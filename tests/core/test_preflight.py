@@ -151,3 +151,19 @@ def test_keyless_server_that_answers_passes() -> None:
         r = run_preflight(target(srv.origin + "/v1", model="m", key=None))
         auth = [h.get("authorization") for _, _, h, _ in srv.seen]
     assert r.ok and auth == [None, None]
+
+
+def test_a_short_retry_after_is_waited_out_once() -> None:
+    seen: list[int] = []
+
+    def answer(method: str, *_: object) -> tuple[int, dict[str, str], bytes]:
+        seen.append(1)
+        if len(seen) == 1:
+            return 429, {"Retry-After": "1"}, b'{"error": {"message": "later"}}'
+        return 200, {}, b'{"object": "list", "data": [{"id": "m"}]}' if method == "GET" else b"{}"
+
+    with scripted(answer) as srv:
+        t0 = time.monotonic()
+        r = run_preflight(target(srv.origin + "/v1", model="m"))
+    assert r.ok, r.message
+    assert [c.status for c in r.checks] == [429, 200, 200] and time.monotonic() - t0 >= 1.0

@@ -19,7 +19,7 @@ from maascheck.core.retry_after import retry_after_seconds
 from maascheck.load.run.brakes import Brakes, BrakeSettings, merge_summaries
 from tests.core.scripted_http import scripted
 
-NO_PREFLIGHT: list[str] = []  # these runs test the brakes, not the preflight
+NO_PREFLIGHT = ["--no-preflight"]  # these runs test the brakes; the preflight would stop them first
 
 
 def test_first_n_failures_trip_the_breaker() -> None:

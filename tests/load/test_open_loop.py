@@ -16,14 +16,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import pytest
 
+from maascheck.core import schema_registry as schemas
 from maascheck.load.run.recorder import read_jsonl
 from maascheck.sim.config import DEFAULT_API_KEY, SimConfig
 from maascheck.sim.server import SimServer
 
-SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "schemas" / "load-results.json").read_text())
 KEY_ENV = "MAASCHECK_TEST_SIM_KEY"
 
 
@@ -61,7 +60,7 @@ def load(url: str, out: Path, *extra: str) -> tuple[dict[str, Any], list[dict[st
     path = out / "results.json"
     assert path.exists(), proc.stderr[-2000:]
     doc = json.loads(path.read_text())
-    jsonschema.validate(doc, SCHEMA)
+    assert schemas.errors("load-results", doc) == []  # through the registry: it refs preflight.json
     records = [r for r in read_jsonl(out / "requests.jsonl") if not r["warmup"]]
     return doc, records, proc.stdout + proc.stderr
 

@@ -37,6 +37,7 @@ class LiveRun:
         self.trials: dict[str, Any] | None = None
         self._t0 = time.monotonic()
         self._written = 0.0  # monotonic time of the last results.json write
+        self.preflight: dict[str, Any] | None = None  # results.json `preflight` (maascheck.core.preflight)
 
     @property
     def results_path(self) -> Path:
@@ -68,7 +69,7 @@ class LiveRun:
 
     def document(self, *, interrupted: bool, stopped: bool = False) -> dict[str, Any]:
         """The results.json document as it stands."""
-        return results.build(
+        doc = results.build(
             self.ordered(),
             options=self.options,
             profile=self.profile,
@@ -81,6 +82,9 @@ class LiveRun:
             extensions=results.extension_fields(self.suite.exchanges()),
             trials=self.trials,
         )
+        if self.preflight is not None:
+            doc["preflight"] = self.preflight
+        return doc
 
     def write(self, *, interrupted: bool, stopped: bool = False) -> dict[str, Any]:
         """Persist results.json (atomically) and return it."""

@@ -32,6 +32,7 @@ from maascheck.core.options import (
     integer,
     number,
 )
+from maascheck.core.preflight import NO_PREFLIGHT, PREFLIGHT_RESULT
 
 if TYPE_CHECKING:
     from maascheck.core.profiles import Profile
@@ -168,6 +169,8 @@ CONFORMANCE_OPTIONS = OptionTable(
             example="134217728",
             metavar="N",
         ),
+        NO_PREFLIGHT,
+        PREFLIGHT_RESULT,
     ),
     checks=(_regression_needs_baseline,),
 )
@@ -226,6 +229,8 @@ class RunOptions:
     trials: int = 0  # --trials N: behaviour rates (engine/trials.py); 0 is off
     baseline: str | None = None  # the results.json of an earlier run (report/baseline.py)
     fail_on_regression: bool = False
+    no_preflight: bool = False
+    preflight_result: str | None = None  # findings file of a preflight `maascheck conformance` made
 
     @classmethod
     def from_values(cls, values: Any, api_key: str | None = None) -> RunOptions:

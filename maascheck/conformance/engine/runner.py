@@ -26,6 +26,7 @@ from maascheck.conformance.model.rule import RULES, Defect, NotApplicable, Rule,
 from maascheck.conformance.report.evidence import redact_value, render_attempts
 from maascheck.conformance.transport.recorder import Limits, Recorder, Timeouts
 from maascheck.conformance.transport.sdk_transport import recording_client
+from maascheck.conformance.transport.transient import TRANSIENT_STATUSES, TransientPolicy, transient_note
 from maascheck.core.profiles import Deviation, Profile
 from maascheck.core.secrets import Redactor
 
@@ -160,6 +161,7 @@ class Suite:
         )
         self.budget = Budget(options.max_requests)
         # A retry on a fresh connection (after a dead keep-alive one) is a request made: it takes budget.
+        self.transient = TransientPolicy()
         self.recorder = Recorder(
             self.base_url,
             options.api_key,
@@ -167,6 +169,7 @@ class Suite:
             may_retry=self.budget.take,
             limits=self.limits,
             run_timeout=options.run_timeout,
+            transient=self.transient,
         )
         self.progress = progress or (lambda _line: None)
         self._made: dict[str, Exchange | ProbeUnavailable | ProbeError] = {}
@@ -296,6 +299,18 @@ class Suite:
         return self.recorder.record(p.name, p.method, p.path, body, auth=p.auth, headers=p.headers)
 
     def _make_sdk(self, p: Probe, env: ProbeEnv) -> Exchange:
+        """The SDK call of `p`; a 429/503 answer is retried like the recorder's (transport/transient.py)."""
+        ex, done = self._sdk_attempt(p, env), 0
+        while (wait := self.transient.wait_before_retry(ex, done)) is not None and self.budget.take():
+            time.sleep(wait)
+            retry = self._sdk_attempt(p, env)
+            retry.prior_attempt = ex
+            ex, done = retry, done + 1
+        if ex.status in TRANSIENT_STATUSES:
+            ex.transient = transient_note(ex, done, self.transient)
+        return ex
+
+    def _sdk_attempt(self, p: Probe, env: ProbeEnv) -> Exchange:
         import openai  # the SDK is only needed by client-compatibility probes
 
         http_client, transport = recording_client(
@@ -357,6 +372,20 @@ class Suite:
         if reason:
             return RuleResult(rule, Outcome.SKIPPED, reason=reason)
         ctx = RuleContext(self.profile, self.options, self.exchange, sender=self.send)
+        result = self._check(rule, ctx)
+        stuck = next((ex for ex in ctx.used if ex.transient), None)
+        if stuck is not None and result.outcome != Outcome.SKIPPED:  # a 429/503 says nothing the rule asks
+            note = f"not judged: the {stuck.probe} request got a {stuck.transient}"
+            return RuleResult(
+                rule,
+                Outcome.SKIPPED,
+                reason=self.redactor.text(note),
+                evidence=self._evidence("an answer to judge", stuck.transient, None, [stuck]),
+            )
+        return result
+
+    def _check(self, rule: Rule, ctx: RuleContext) -> RuleResult:
+        """Run `rule` on its exchanges: passed, failed (a violation or a broken exchange), skipped or error."""
         try:
             rule.check(ctx)
         except Violation as v:

@@ -70,6 +70,8 @@ class Exchange:
     prior_attempt: Exchange | None = None
     max_json_depth: int = safe_json.MAX_DEPTH  # the nesting bound bodies are parsed under
     _parsed: tuple[int, Any, str | None] | None = field(default=None, repr=False, compare=False)
+    # Set when the answer stayed 429/503 after its retries (maascheck.conformance.transport.transient)
+    transient: str | None = None
 
     def header(self, name: str) -> str | None:
         """The first response header called `name` (case-insensitive)."""

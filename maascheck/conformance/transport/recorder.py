@@ -30,6 +30,7 @@ import httpx
 
 from maascheck.conformance.model.exchange import Exchange
 from maascheck.conformance.transport.sse import MAX_EVENT_BYTES, MAX_LINE_BYTES, SSEParser
+from maascheck.conformance.transport.transient import TRANSIENT_STATUSES, TransientPolicy, transient_note
 from maascheck.core import safe_json
 
 MIB = 1024 * 1024
@@ -223,6 +224,11 @@ class _WireTransport(httpx.HTTPTransport):
 _RESET_ERRORS = (httpx.ReadError, httpx.WriteError)
 
 
+def _again(ex: Exchange) -> Exchange:
+    """A new request exactly like the one `ex` made."""
+    return Exchange(ex.probe, ex.method, ex.url, ex.request_headers, ex.request_body)
+
+
 class Recorder:
     """Makes requests against one base URL and records each as an `Exchange` (thread-safe).
 
@@ -240,6 +246,7 @@ class Recorder:
         may_retry: Callable[[], bool] | None = None,
         limits: Limits | None = None,
         run_timeout: float | None = None,
+        transient: TransientPolicy | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.run_timeout = run_timeout
@@ -249,6 +256,7 @@ class Recorder:
         self.limits = limits or Limits()
         self.run_bytes = RunBytes(self.limits.run_bytes)
         self._may_retry = may_retry or (lambda: True)
+        self._transient = transient or TransientPolicy()
         self._wire = _Wire()
         t = self.timeouts
         pool_limits = httpx.Limits(max_connections=32, max_keepalive_connections=16)
@@ -301,16 +309,32 @@ class Recorder:
     def send(self, request: Exchange) -> Exchange:
         """Send the request `request` describes, exactly as described; the exchange recorded (module docstring)."""
         ex, stale = self.exchange(request)
-        if not stale:
-            return ex
-        note = "it failed on a reused keep-alive connection before any response byte"
-        if not self._may_retry():
-            ex.error = f"{ex.error} ({note}; not retried: request budget exhausted)"
-            return ex
-        ex.error = f"{ex.error} ({note}; retried once on a fresh connection)"
-        retry, _ = self.exchange(Exchange(ex.probe, ex.method, ex.url, ex.request_headers, ex.request_body), fresh=True)
-        retry.prior_attempt = ex
-        return retry
+        if stale:
+            note = "it failed on a reused keep-alive connection before any response byte"
+            if not self._may_retry():
+                ex.error = f"{ex.error} ({note}; not retried: request budget exhausted)"
+                return ex
+            ex.error = f"{ex.error} ({note}; retried once on a fresh connection)"
+            retry, _ = self.exchange(_again(ex), fresh=True)
+            retry.prior_attempt = ex
+            ex = retry
+        return self._outwait_transient(ex)
+
+    def _outwait_transient(self, ex: Exchange) -> Exchange:
+        """Retry a 429/503 answer as `Retry-After` asks, within the policy and the budget (transient.py)."""
+        done = 0
+        while (wait := self._transient.wait_before_retry(ex, done)) is not None:
+            if self.run_deadline is not None and time.perf_counter_ns() + int(wait * 1e9) >= self.run_deadline:
+                break  # the wait would outlast the run: the answer stays transient
+            if not self._may_retry():
+                break
+            time.sleep(wait)
+            retry, _ = self.exchange(_again(ex))
+            retry.prior_attempt = ex
+            ex, done = retry, done + 1
+        if ex.status in TRANSIENT_STATUSES:
+            ex.transient = transient_note(ex, done, self._transient)
+        return ex
 
     def exchange(self, ex: Exchange, *, fresh: bool = False) -> tuple[Exchange, bool]:
         """Send the request `ex` describes, exactly as described, and record the response into it.

@@ -22,10 +22,12 @@ from typing import Any
 
 from maascheck.core.errors import EXIT_INTERRUPTED, ConfigError
 from maascheck.core.options import Values
+from maascheck.core.preflight import write_findings
 from maascheck.load.client.http11 import Endpoint
 from maascheck.load.entry import LOCUSTFILE
 from maascheck.load.measure.slo import parse_all
 from maascheck.load.run.options import LOAD_OPTIONS
+from maascheck.load.run.preflight_hook import run_for_load
 from maascheck.load.workload.workloads import build_workload
 
 CLASS_OF = {
@@ -120,6 +122,11 @@ def render_reports(report_dir: Path, baseline: str, threshold_pct: float) -> str
 def run_load(v: Values, passthrough: list[str] | None = None) -> dict[str, Any]:
     """Run one load test and return its results.json document."""
     report_dir = Path(v.report_dir) if v.report_dir else default_report_dir()
+    found = run_for_load(
+        v.base_url, v.model, api_key_env=v.api_key_env, profile=v.profile, scenario=v.scenario,
+        enabled=not v.no_preflight,
+    )  # fmt: skip  # PreflightFailed (exit 2, what to fix) before Locust starts
+    v = v.replace(preflight_result=str(write_findings(found, report_dir)))
     argv = locust_argv(v, report_dir, passthrough)
     report_dir.mkdir(parents=True, exist_ok=True)
     # Its own session: a terminal's Ctrl-C reaches this process only, which forwards exactly one signal

@@ -32,6 +32,7 @@ from maascheck.load.run.brakes import Brakes, merge_summaries
 from maascheck.load.run.options import Settings, add_locust_arguments, settings_from, validate_when_parsed
 from maascheck.load.run.pacing import Pacer
 from maascheck.load.run.postprocess import Postprocessor
+from maascheck.load.run.preflight_hook import preflight_on_init
 from maascheck.load.run.recorder import JsonlWriter, RecordSink, decode_lines, encode, read_jsonl
 from maascheck.load.run.runtime import ATTR, Budget, Message, Role, Runtime, runtime_of
 
@@ -102,6 +103,8 @@ def _on_init(environment: Any, **_kw: Any) -> None:
     _stop_on_signals(environment)
     runner = environment.runner
     role = _role(runner)
+    if role != Role.WORKER:  # workers take the master's findings
+        environment.maascheck_preflight = preflight_on_init(environment.parsed_options, environment.host)
     if role == Role.MASTER:
         runner.register_message(Message.FINAL, _on_final)
         runner.register_message(Message.DONE, _on_done)
@@ -139,6 +142,7 @@ def _on_test_start(environment: Any, **_kw: Any) -> None:
         )
     else:
         rt.sink = RecordSink(JsonlWriter(report_dir / "requests.jsonl"), keep=True, ship=False, redactor=redactor)
+    rt.preflight = getattr(environment, "maascheck_preflight", None)
     rt.brakes = Brakes(s.brakes.for_share(n_workers))
     if s.max_requests:
         rt.budget = Budget(s.max_requests // n_workers + (1 if index < s.max_requests % n_workers else 0))

@@ -30,6 +30,7 @@ from maascheck.core.options import (
     integer,
     number,
 )
+from maascheck.core.preflight import NO_PREFLIGHT, PREFLIGHT_RESULT
 from maascheck.load.client.limits import MIB, Limits
 from maascheck.load.measure.slo import Slo, parse_slo, read_slo_file
 from maascheck.load.run.brakes import BrakeSettings
@@ -169,6 +170,8 @@ LOAD_OPTIONS = OptionTable(
             "no-reports", "leave CSV, Markdown and HTML to the caller (`maascheck load` renders them itself)",
             flag=True, hidden=True, cli=False, env=False, reproduce=False,
         ),
+        NO_PREFLIGHT,
+        PREFLIGHT_RESULT,
     ),
     checks=(_warmup_shorter,),
 )

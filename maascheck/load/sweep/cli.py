@@ -34,6 +34,7 @@ from typing import Any
 from maascheck import __version__
 from maascheck.core.errors import ConfigError
 from maascheck.load.measure.reader import num, section
+from maascheck.load.run.preflight_hook import run_for_load
 from maascheck.load.sweep.analysis import Step, bad_failure
 from maascheck.load.sweep.document import analyse, as_json, step_entry
 from maascheck.load.sweep.ladder import geometric_levels, parse_levels, step_command
@@ -135,6 +136,7 @@ def run_sweep(args: argparse.Namespace, sweep_dir: Path, runner: StepRunner = ru
         "result": {},
         "files": dict(FILES),
     }
+    doc["preflight"] = getattr(args, "preflight_doc", None)
     sweep_dir.mkdir(parents=True, exist_ok=True)
     try:
         for level in levels:
@@ -147,7 +149,7 @@ def run_sweep(args: argparse.Namespace, sweep_dir: Path, runner: StepRunner = ru
                 max_requests=args.max_requests_per_step,
                 slos=args.slo,
                 target=target,
-                extra=list(args.passthrough),
+                extra=["--no-preflight", *args.passthrough],  # the sweep's own preflight ran once
                 grace_s=args.step_grace,
             )
             entry = step_entry(level, mode, runner(cmd), bool(args.slo))
@@ -200,6 +202,10 @@ def run(args: argparse.Namespace) -> int:
     """`maascheck sweep`: returns 0 when a level meets the SLOs (or none given), 1 when none does."""
     args = resolve(args)
     _levels(args)
+    args.preflight_doc = run_for_load(
+        args.base_url, args.model, api_key_env=args.api_key_env, profile=args.profile, scenario=args.scenario,
+        enabled=not args.no_preflight,
+    ).to_dict()  # PreflightFailed (exit 2, what to fix) before the first step
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     sweep_dir = args.report_dir or Path("reports") / f"sweep-{stamp}"
     doc = run_sweep(args, Path(sweep_dir))

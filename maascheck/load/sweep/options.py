@@ -15,6 +15,7 @@ from maascheck.core.options import (
     integer,
     number,
 )
+from maascheck.core.preflight import NO_PREFLIGHT
 from maascheck.load.measure.slo import parse_slo
 from maascheck.load.run.options import LOAD_OPTIONS
 from maascheck.load.sweep.analysis import DEFAULT_KNEE_METRIC, DEFAULT_MIN_EFFICIENCY
@@ -76,6 +77,8 @@ SWEEP_OPTIONS = OptionTable(
         Option("max-error-rate", "stop after a step whose error rate exceeds this fraction", number(0, maximum=1),
                0.5, example="0.5", metavar="F", group="steps and analysis"),
         Option("no-early-stop", "run every step whatever happens", flag=True, group="steps and analysis"),
+        replace(NO_PREFLIGHT, help="skip the preflight (at most 5 requests that check the URL, key and model once, "
+                "before the first step)", group="steps and analysis"),
         replace(REPORT_DIR, help="output folder (default reports/sweep-<UTC timestamp>)"),
     ),
 )
