@@ -152,7 +152,7 @@ def test_unset_key_run_is_stopped_by_the_breaker_across_two_processes(tmp_path: 
     assert doc["run"]["stopped_by"] == "circuit_breaker" and doc["brakes"]["tripped"]
     assert "the first 10 requests all failed" in doc["brakes"]["reason"]
     assert any("circuit breaker" in r for r in doc["verdict"]["reasons"])
-    assert "circuit breaker" in out
+    assert "stopped by the circuit breaker: the first 10 requests all failed" in out
     assert doc["run"]["measured_s"] < 10
     assert served <= 60  # 2 workers x (10 + the 16 users' requests in flight)
     assert doc["requests"]["errors_by_kind"].get("http_401", 0) >= 10

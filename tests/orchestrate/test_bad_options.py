@@ -36,6 +36,8 @@ CASES = [
     ("locust", ["--slo", "nonsense"], ["cannot parse SLO 'nonsense'"]),
     ("locust", ["--profile", "opnai"], ["unknown profile 'opnai'"]),
     ("locust", ["--request-timeout", "0"], ["--request-timeout '0'"]),
+    ("load", ["--brake-error-rate", "2"], ["--brake-error-rate '2'", "<= 1", "e.g. --brake-error-rate 0.8"]),
+    ("locust", ["--brake-first-n", "-1"], ["--brake-first-n '-1'", ">= 0"]),
     ("pytest", ["--max-requests", "0"], ["--max-requests '0'"]),
     ("pytest", ["--profile", "opnai"], ["unknown profile 'opnai'"]),
 ]

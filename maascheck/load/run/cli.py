@@ -201,6 +201,9 @@ def summary_text(doc: dict[str, Any], report_dir: Path) -> str:
         lines.append(f"  SLO {s['expr']}: measured {s['measured']} -> {'pass' if s['passed'] else 'FAIL'}")
     for w in doc["client"].get("warnings", []):
         lines.append(f"  warning: {w}")
+    brakes = doc.get("brakes") or {}
+    if brakes.get("tripped"):
+        lines.append(f"  stopped by the {brakes.get('reason')}")
     shown = "INTERRUPTED" if doc["verdict"].get("interrupted") else "PASS" if doc["verdict"]["passed"] else "FAIL"
     lines.append(f"  verdict: {shown}; reports in {report_dir}")
     return "\n".join(lines)
