@@ -82,7 +82,7 @@ def _suite(url: str, profile_name: str = "openai", max_requests: int = 600) -> d
 
     profile = load_profile(profile_name)
     options = RunOptions(model="sim-chat", base_url=url, profile=profile_name, api_key=SIM_KEY, stall_timeout=1.0,
-                         total_timeout=30.0, seed=1, max_requests=max_requests)  # fmt: skip
+                         exchange_timeout=30.0, seed=1, max_requests=max_requests)  # fmt: skip
     result = run_suite(url, profile, options)
     return {r.rule.id: r for r in result.results}
 
