@@ -115,12 +115,15 @@ def finished_content(ex: Exchange) -> str:
 
 
 def streamed_content(ex: Exchange) -> str:
-    """Choice 0's delta contents joined, for a stream that finished with `stop`; NotApplicable otherwise."""
+    """Choice 0's delta contents up to its finish chunk joined, for a stream that finished with `stop`.
+
+    NotApplicable otherwise; content after the finish chunk is STREAM-015's to report.
+    """
     chunks = stream_accepted(ex, f"the {ex.probe} request")
     text, finish = [], None
     for chunk in chunks:
         for choice in choices_of(chunk):
-            if choice.get("index") == 0:
+            if choice.get("index") == 0 and finish is None:
                 piece = delta_of(choice).get("content")
                 text.append(piece if isinstance(piece, str) else "")
                 finish = choice.get("finish_reason") or finish

@@ -124,13 +124,13 @@ for _fault in (
     Fault(
         "error-detail-envelope",
         'validation errors come as FastAPI\'s `{"detail": "..."}` body',
-        breaks=("ERR-007",),
+        breaks=("ERR-007", "ROUTE-003"),  # the unknown-path and wrong-method refusals are errors too
         on_body=_detail,
     ),
     Fault(
         "error-text-plain",
         "client-error responses declare Content-Type text/plain (JSON body kept)",
-        breaks=("ERR-008",),
+        breaks=("ERR-008", "ROUTE-003"),  # the unknown-path and wrong-method refusals are client errors too
         on_status=_mark_client_error,
         on_headers=_text_plain,
     ),
