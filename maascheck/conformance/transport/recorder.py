@@ -63,7 +63,8 @@ class Limits:
 
 
 EVENT_OVERHEAD = 1500
-"""Bytes one parsed event holds besides its data (the event object, its parsed JSON's containers)."""
+"""Bytes one parsed event holds besides twice its data (the data, the strings of its parsed JSON): the
+event object and the JSON's containers."""
 
 
 class RunBytes:
@@ -539,7 +540,7 @@ def _take(
     cost = len(data)
     if parser is not None:
         events = parser.feed(data, t_ns)
-        cost += sum(len(ev.data) + EVENT_OVERHEAD for ev in events)
+        cost += sum(2 * len(ev.data) + EVENT_OVERHEAD for ev in events)  # the data and its parsed JSON
         ex.events.extend(events)
     if run_bytes is not None and not run_bytes.take(cost):
         ex.body_truncated = True
