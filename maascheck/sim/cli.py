@@ -129,6 +129,8 @@ def list_faults() -> str:
     lines = []
     for name, fault in sorted(all_faults().items()):
         breaks = ", ".join(fault.breaks) if fault.breaks else "legal (breaks nothing)"
+        if fault.load_kinds:
+            breaks = "load taxonomy: " + ", ".join(fault.load_kinds)
         lines.append(f"{name}\n    breaks: {breaks}\n    {fault.description}")
     return "\n".join(lines)
 

@@ -30,6 +30,12 @@ from maascheck.conformance.rules._common import (
     stream_accepted,
     stream_chunks,
 )
+from maascheck.core.stream_invariants import (
+    choices_without_one_finish,
+    events_after_done,
+    finish_reason_counts,
+    first_change,
+)
 
 SPEC_DONE = (
     "OpenAI spec CreateCompletionRequest.stream ('terminated by a data: [DONE] message')"
@@ -154,8 +160,8 @@ def stream_done(ctx: RuleContext) -> None:
             )
         if failure(ex) is not None or error_event(ex) is not None or not is_event_stream(ex) or not ex.events:
             continue
-        done = [i for i, ev in enumerate(ex.events) if ev.is_done]
-        if not done:
+        after_done = events_after_done([ev.is_done for ev in ex.events])
+        if after_done is None:
             raise Violation(
                 f"probe {ex.probe}: the stream ended after {len(ex.events)} events without data: [DONE] "
                 f"({SPEC_DONE}); last event {ex.events[-1].data[:120]!r}",
@@ -163,14 +169,15 @@ def stream_done(ctx: RuleContext) -> None:
                 received=ex.events[-1].data[:300],
                 exchange=ex,
             )
-        if done[0] != len(ex.events) - 1:
-            after = ex.events[done[0] + 1]
+        if after_done:
+            done_at = len(ex.events) - 1 - after_done
+            after = ex.events[done_at + 1]
             raise Violation(
-                f"probe {ex.probe}: {len(ex.events) - 1 - done[0]} event(s) follow data: [DONE] "
+                f"probe {ex.probe}: {after_done} event(s) follow data: [DONE] "
                 f"(first: {after.data[:120]!r}); [DONE] terminates the stream ({SPEC_DONE})",
                 expected="nothing after [DONE]",
                 received=after.data[:300],
-                where=f"event {done[0] + 1}",
+                where=f"event {done_at + 1}",
                 exchange=ex,
             )
 
@@ -302,17 +309,18 @@ def stream_object(ctx: RuleContext) -> None:
 def _constant(ctx: RuleContext, key: str, source: str) -> None:
     for ex, chunks in stream_chunks(ctx, CHAT_STREAMS):
         first = chunks[0].get(key)
-        for pos, chunk in enumerate(chunks):
-            if chunk.get(key) != first:
-                raise Violation(
-                    f"probe {ex.probe}: chunk {pos} has {key} {chunk.get(key)!r}, chunk 0 had "
-                    f"{first!r}; every "
-                    f"chunk of one stream carries the same {key} ({source})",
-                    expected=first,
-                    received=chunk.get(key),
-                    where=f"chunk {pos} $.{key}",
-                    exchange=ex,
-                )
+        pos = first_change([chunk.get(key) for chunk in chunks])
+        if pos is not None:
+            chunk = chunks[pos]
+            raise Violation(
+                f"probe {ex.probe}: chunk {pos} has {key} {chunk.get(key)!r}, chunk 0 had "
+                f"{first!r}; every "
+                f"chunk of one stream carries the same {key} ({source})",
+                expected=first,
+                received=chunk.get(key),
+                where=f"chunk {pos} $.{key}",
+                exchange=ex,
+            )
 
 
 @rule(
@@ -428,18 +436,20 @@ def stream_one_finish(ctx: RuleContext) -> None:
                 received=chunks[:3],
                 exchange=ex,
             )
-        for index in sorted(by_index):
+        counts = finish_reason_counts(
+            (index, c.get("finish_reason")) for index, entries in by_index.items() for _, c in entries
+        )
+        for index in choices_without_one_finish(counts):
             reasons = finish_reasons(chunks, index)
-            if len(reasons) != 1:
-                raise Violation(
-                    f"probe {ex.probe}: choice {index} carried {len(reasons)} non-null finish_reason values "
-                    f"{reasons}, expected exactly one (on its last chunk); openai-node throws 'missing "
-                    "finish_reason for choice' without it",
-                    expected="exactly one",
-                    received=reasons,
-                    where=f"choice {index}",
-                    exchange=ex,
-                )
+            raise Violation(
+                f"probe {ex.probe}: choice {index} carried {len(reasons)} non-null finish_reason values "
+                f"{reasons}, expected exactly one (on its last chunk); openai-node throws 'missing "
+                "finish_reason for choice' without it",
+                expected="exactly one",
+                received=reasons,
+                where=f"choice {index}",
+                exchange=ex,
+            )
 
 
 @rule(

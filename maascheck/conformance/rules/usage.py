@@ -32,6 +32,7 @@ from maascheck.conformance.rules.messages import MESSAGE_PROBES
 from maascheck.conformance.rules.seeds import SEED_PROBES
 from maascheck.conformance.rules.structured import STRUCTURED_PROBES
 from maascheck.conformance.rules.tools import TOOL_CHOICE_PROBES
+from maascheck.core.stream_invariants import usage_total_off
 
 SPEC_USAGE = "OpenAI spec CompletionUsage"
 SPEC_INCLUDE = "OpenAI spec ChatCompletionStreamOptions.include_usage"
@@ -147,7 +148,7 @@ def usage_total(ctx: RuleContext) -> None:
     """On every usage object any probe returned, `total_tokens == prompt_tokens + completion_tokens`."""
     for ex, where, u in every_usage(ctx):
         p, c, t = count(u, "prompt_tokens"), count(u, "completion_tokens"), count(u, "total_tokens")
-        if None not in (p, c, t) and t != (p or 0) + (c or 0):
+        if usage_total_off(p, c, t):
             raise Violation(
                 f"probe {ex.probe}: total_tokens {t} != prompt_tokens {p} + completion_tokens {c} "
                 f"({SPEC_USAGE})",

@@ -41,6 +41,11 @@ class Chunk:
     final_usage: bool = False  # the usage-only chunk: `choices` empty, `usage` set
     logprob_tokens: int | None = None  # tokens listed in logprobs, when present
     error: str | None = None
+    usage_total: int | None = None
+    id: object = None  # the chunk's id, created and model, for the stream invariants
+    created: object = None
+    model: object = None
+    finishes: tuple[tuple[int, object], ...] = ()  # (choice index, finish_reason) of each choice
 
     @property
     def is_token(self) -> bool:
@@ -141,11 +146,13 @@ def _chunk_from(obj: dict[str, Any], t_ns: int) -> Chunk:
     _expect(obj.get("created"), (int, type(None)), "created")
     choices = obj.get("choices")
     _expect(choices, (list, type(None)), "choices")
-    chunk = Chunk(t_ns, "data")
+    chunk = Chunk(t_ns, "data", id=obj.get("id"), created=obj.get("created"), model=obj.get("model"))
     texts: list[str] = []
+    finishes: list[tuple[int, object]] = []
     for i, choice in enumerate(choices or ()):
         _expect(choice, (dict,), f"choices[{i}]")
         _expect(choice.get("finish_reason"), _OPTIONAL_STR, f"choices[{i}].finish_reason")
+        finishes.append((_choice_index(choice, i), choice.get("finish_reason")))
         delta = choice.get("delta")
         _expect(delta, (dict, type(None)), f"choices[{i}].delta")
         if delta is not None:
@@ -169,13 +176,21 @@ def _chunk_from(obj: dict[str, Any], t_ns: int) -> Chunk:
             texts.append(text)
         chunk.logprob_tokens = _logprob_count(choice.get("logprobs"), chunk.logprob_tokens)
     chunk.text = "".join(texts)
+    chunk.finishes = tuple(finishes)
     usage = obj.get("usage")
     _expect(usage, (dict, type(None)), "usage")
     if usage is not None:
         chunk.usage_completion = _count(usage, "completion_tokens")
         chunk.usage_prompt = _count(usage, "prompt_tokens")
+        chunk.usage_total = _count(usage, "total_tokens")
         chunk.final_usage = not choices
     return chunk
+
+
+def _choice_index(choice: dict[str, Any], position: int) -> int:
+    """`choices[].index`, or the choice's position when the index is missing or not an integer."""
+    index = choice.get("index")
+    return index if type(index) is int else position
 
 
 def _logprob_count(logprobs: object, so_far: int | None) -> int | None:
@@ -225,7 +240,13 @@ def parse_stream(events: list[bytes], times_ns: list[int]) -> list[Chunk]:
                     ):
                         content = delta.get("content")
                         if type(content) is str and "text" not in choice:
-                            out.append(Chunk(t, "data", content=bool(content), text=content))
+                            out.append(
+                                Chunk(
+                                    t, "data", content=bool(content), text=content, id=obj.get("id"),
+                                    created=obj.get("created"), model=obj.get("model"),
+                                    finishes=((_choice_index(choice, 0), choice.get("finish_reason")),),
+                                )
+                            )
                             continue
         out.append(parse_event(raw, t))
     return out

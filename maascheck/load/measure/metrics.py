@@ -30,6 +30,9 @@ Definitions (times from `perf_counter_ns`; each event is stamped at the arrival 
   the body ended), bad_json / bad_chunk (an event that is not JSON, or JSON of the wrong types),
   no_done (the body ended without `data: [DONE]`), no_tokens (no token chunk), ok. A request is ok
   only when every event parsed and it carried the tokens it counts.
+- **Protocol errors** `protocol_errors`: the kinds `maascheck.load.measure.protocol` finds (the stream
+  invariants shared with the conformance rules); an ok request can carry some (e.g. no finish_reason),
+  and is then not good.
 - **Capped lists**: `itl_ms` and `icl_ms` keep at most `MAX_GAPS` values per request: a longer list is
   replaced by `MAX_GAPS` values at evenly spaced ranks of the sorted list (its quantiles), and
   `gaps_capped` says so. Below the cap the lists are exact.
@@ -44,6 +47,7 @@ from typing import Any
 from maascheck.load.client.limits import BOUND_KINDS
 from maascheck.load.client.result import StreamResult
 from maascheck.load.measure.events import Chunk, parse_stream, printable
+from maascheck.load.measure.protocol import protocol_errors
 
 TokenCounter = Callable[[str], int]
 NS_PER_MS = 1e6
@@ -179,6 +183,7 @@ def request_record(
     if ttft is not None and e2e is not None and output_tokens is not None and output_tokens > 1:
         tpot = round((e2e - ttft) / (output_tokens - 1), 4)
     last_event = chunks[-1].t_ns if chunks else result.t_end_ns
+    broken = protocol_errors(outcome, chunks)
     return {
         "intended_s": None if intended_ns is None else round((intended_ns - t0_ns) / 1e9, 6),
         "start_s": round((send - t0_ns) / 1e9, 6),
@@ -204,4 +209,6 @@ def request_record(
         "input_tokens": usage.usage_prompt if usage is not None else None,
         "token_source": source,
         "token_mismatch": mismatch,
+        "protocol_errors": [kind for kind, _ in broken],
+        "protocol_detail": "; ".join(printable(detail, 200) for _, detail in broken[:3]) or None,
     }

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from maascheck.core.errors import EXIT_INTERRUPTED
+from maascheck.load.measure.protocol import DEFAULT_MAX_PROTOCOL_ERROR_RATE, protocol_block
 from maascheck.load.measure.slo import DISTRIBUTIONS, Slo, is_good
 from maascheck.load.measure.stats import summarize
 
@@ -37,7 +38,8 @@ def error_kind(record: dict[str, Any]) -> str | None:
 def mark_good(records: Iterable[dict[str, Any]], slos: list[Slo]) -> None:
     """Set each record's `good` field in place."""
     for r in records:
-        r["good"] = is_good(r, slos)
+        good = is_good(r, slos)
+        r["good"] = False if good and r.get("protocol_errors") else good
 
 
 def measured_window(records: list[dict[str, Any]], warmup_s: float) -> float:
@@ -69,7 +71,7 @@ def throughput_block(records: list[dict[str, Any]], window_s: float) -> dict[str
 
     `total_tokens_per_s` is null unless every ok request reported its input tokens (usage): a sum that
     silently left out the prompts would read as a (wrong) total. Cancelled requests count in neither
-    the goodput nor its denominator.
+    the goodput nor its denominator. A protocol-broken response is never good.
     """
     ok = [r for r in records if r["outcome"] == "ok"]
     out_tokens = sum(r.get("output_tokens") or 0 for r in ok)
@@ -79,7 +81,7 @@ def throughput_block(records: list[dict[str, Any]], window_s: float) -> dict[str
     decided = [r for r in records if r["outcome"] != "cancelled"]
     goods = [r.get("good") for r in decided]
     has_slo = any(g is not None for g in goods)
-    n_good = sum(1 for g in goods if g) if has_slo else len(ok)
+    n_good = sum(1 for g in goods if g) if has_slo else sum(1 for r in ok if not r.get("protocol_errors"))
     w = window_s or math.inf
     return {
         "output_tokens_per_s": round(out_tokens / w, 3),
@@ -147,6 +149,7 @@ def scalar_values(doc: dict[str, Any]) -> dict[str, float | None]:
     t, rq, ld = doc["throughput"], doc["requests"], doc["load"]
     return {
         "error_rate": rq["error_rate"],
+        "protocol_error_rate": (doc.get("protocol") or {}).get("protocol_error_rate"),
         "goodput_rps": t["goodput_rps"],
         "good_fraction": t["good_fraction"],
         "requests_per_s": t["requests_per_s"],
@@ -209,6 +212,7 @@ def build_results(
         "metrics": metrics_block(measured),
         "throughput": throughput_block(measured, window),
         "tokens": tokens_block(measured),
+        "protocol": protocol_block(measured),
         "slos": [],
         "verdict": {},
         "client": client,
@@ -224,6 +228,7 @@ def build_results(
     }
     doc["slos"] = evaluate_slos(doc, slos)
     reasons = [f"SLO {s['expr']} failed: measured {s['measured']}" for s in doc["slos"] if not s["passed"]]
+    reasons += protocol_gate(doc["protocol"], slos)
     if not measured:
         reasons.append("no request finished in the measured window")
     elif not any(r["outcome"] == "ok" for r in measured):
@@ -232,6 +237,20 @@ def build_results(
     if run.get("interrupted"):
         doc["verdict"] = interrupted_verdict(reasons)
     return doc
+
+
+def protocol_gate(protocol: dict[str, Any], slos: list[Slo]) -> list[str]:
+    """The default gate: any protocol-broken response fails the run, unless an SLO names the bound."""
+    rate = protocol.get("protocol_error_rate")
+    if any(s.metric == "protocol_error_rate" for s in slos) or rate is None:
+        return []
+    if rate <= DEFAULT_MAX_PROTOCOL_ERROR_RATE:
+        return []
+    kinds = ", ".join(f"{k} {v['count']}" for k, v in protocol["by_kind"].items())
+    return [
+        f"protocol errors in {protocol['broken']} of {protocol['judged']} responses "
+        f"(protocol_error_rate {rate:g}: {kinds}); set --slo 'protocol_error_rate<=X' to allow some"
+    ]
 
 
 def interrupted_verdict(reasons: list[str]) -> dict[str, Any]:

@@ -35,14 +35,14 @@ PER_REQUEST: tuple[str, ...] = (
     "e2e_from_intended_ms",
 )
 SCALARS: tuple[str, ...] = (
-    "error_rate", "goodput_rps", "good_fraction", "requests_per_s", "achieved_rps",
+    "error_rate", "protocol_error_rate", "goodput_rps", "good_fraction", "requests_per_s", "achieved_rps",
     "output_tokens_per_s", "total_tokens_per_s",
 )  # fmt: skip
 OPS: dict[str, Callable[[float, float], bool]] = {
     "<=": operator.le, "<": operator.lt, ">=": operator.ge, ">": operator.gt, "==": operator.eq,
 }  # fmt: skip
 # Thresholds outside a metric's range can never be measured: fractions lie in [0, 1], everything else is >= 0.
-FRACTIONS: tuple[str, ...] = ("error_rate", "good_fraction")
+FRACTIONS: tuple[str, ...] = ("error_rate", "protocol_error_rate", "good_fraction")
 _EXPR = re.compile(r"^\s*([a-z_]+)(?:\.([a-z0-9]+))?\s*(<=|>=|==|<|>)\s*([-+0-9.eE]+)\s*$")
 _HELP = (
     f"valid metrics with a stat: {', '.join(DISTRIBUTIONS)}; stats: {', '.join(STATS)}; "

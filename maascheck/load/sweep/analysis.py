@@ -9,8 +9,10 @@ Definitions (`maascheck sweep`):
   `min_efficiency` (default 0.5, i.e. less than half the ideal gain). It is the saturation point:
   adding load past it mostly adds queueing. None when every step still scales (sweep higher).
 - **Capacity under SLOs**: the highest load of the run of passing steps that starts at the lowest
-  step (a passing step above a failing one is reported separately as `highest_passing`, and is not
-  trusted as capacity). None when the lowest step fails.
+  step; a step passes when it met its SLOs *and* its `protocol_error_rate` is within the bound
+  (`maascheck.load.measure.protocol`: none by default, or the SLO that names it). A passing step
+  above a failing one is reported separately as `highest_passing`, and is not trusted as capacity.
+  None when the lowest step fails.
 
 vLLM's `serve_sla` instead bisects one knob with a PCHIP fit of the SLO margin
 (`vllm/benchmarks/sweep/serve_sla.py`); stepping a fixed ladder here keeps each point a full,
@@ -23,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from maascheck.load.measure.protocol import DEFAULT_MAX_PROTOCOL_ERROR_RATE
 from maascheck.load.measure.reader import num
 
 DEFAULT_MIN_EFFICIENCY = 0.5
@@ -39,6 +42,19 @@ class Step:
     throughput: float | None  # the knee metric
     error_rate: float | None = None
     slos: list[dict[str, Any]] = field(default_factory=list)
+    protocol_error_rate: float | None = None  # None: not measured (runs before the protocol taxonomy)
+
+    @property
+    def within_bounds(self) -> bool:
+        """Met its SLOs and its protocol-error bound (an SLO naming `protocol_error_rate`, else none allowed)."""
+        return self.passed is True and not self.protocol_broken
+
+    @property
+    def protocol_broken(self) -> bool:
+        """More protocol-broken responses than the default bound, when no SLO sets the bound."""
+        rate = self.protocol_error_rate
+        gated = any(s.get("metric") == "protocol_error_rate" for s in self.slos)
+        return not gated and rate is not None and rate > DEFAULT_MAX_PROTOCOL_ERROR_RATE
 
 
 def efficiencies(steps: Sequence[Step]) -> list[float | None]:
@@ -104,24 +120,30 @@ def find_capacity(steps: Sequence[Step]) -> Capacity:
     """The highest load of the contiguous passing run from the lowest step (see the module docstring)."""
     if not steps:
         return Capacity(None, None, "no step ran")
-    passing = [s.load for s in steps if s.passed is True]
+    passing = [s.load for s in steps if s.within_bounds]
     highest = max(passing) if passing else None
     capacity = None
     for s in steps:
-        if s.passed is not True:
+        if not s.within_bounds:
             break
         capacity = s.load
     if capacity is None:
         first = steps[0]
-        why = "did not run" if not first.ran else "failed its SLOs"
+        why = "did not run" if not first.ran else _failed(first)
         return Capacity(None, highest, f"the lowest step ({first.load:g}) {why}: no load meets the SLOs")
     reason = f"every step up to {capacity:g} met the SLOs"
     nxt = next((s for s in steps if s.load > capacity), None)
     if nxt is not None:
-        reason += f"; {nxt.load:g} " + ("did not run" if not nxt.ran else "failed")
+        reason += f"; {nxt.load:g} " + ("did not run" if not nxt.ran else _failed(nxt))
     if highest is not None and highest > capacity:
         reason += f" (a higher step, {highest:g}, passed again: noisy or non-monotone; not trusted)"
     return Capacity(capacity, highest, reason)
+
+
+def _failed(step: Step) -> str:
+    if step.passed is True and step.protocol_broken:
+        return f"broke the protocol on {(step.protocol_error_rate or 0) * 100:.2f} % of its responses"
+    return "failed its SLOs"
 
 
 def bad_failure(step: Step, stop_factor: float, max_error_rate: float) -> str | None:

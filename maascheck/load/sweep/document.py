@@ -35,6 +35,8 @@ def step_entry(level: float, mode: str, run: StepRun, has_slos: bool) -> dict[st
         "wall_s": round(run.wall_s, 3),
         "passed": None,
         "requests": {},
+        "protocol_error_rate": None,
+        "protocol_errors": {},
         "throughput": {},
         "achieved_rps": None,
         "measured_s": None,
@@ -56,6 +58,12 @@ def step_entry(level: float, mode: str, run: StepRun, has_slos: bool) -> dict[st
             "throughput": {
                 k: section(doc, "throughput").get(k)
                 for k in ("output_tokens_per_s", "total_tokens_per_s", "requests_per_s", "goodput_rps")
+            },
+            "protocol_error_rate": section(doc, "protocol").get("protocol_error_rate"),
+            "protocol_errors": {
+                k: v.get("count")
+                for k, v in section(section(doc, "protocol"), "by_kind").items()
+                if isinstance(v, dict)
             },
             "achieved_rps": section(doc, "load").get("achieved_rps"),
             "measured_s": section(doc, "run").get("measured_s"),
@@ -89,6 +97,7 @@ def analyse(doc: dict[str, Any]) -> None:
             throughput=num(s["throughput"].get(metric)),
             error_rate=num(s["requests"].get("error_rate")),
             slos=s["slos"],
+            protocol_error_rate=num(s.get("protocol_error_rate")),
         )
         for s in doc["steps"]
     ]

@@ -110,11 +110,14 @@ class Fault:
     close_after_events: int | None = None
     applies_to: Callable[[RequestView], bool] | None = None  # limits the two counters above to some requests
     trailer: bytes = b""
+    # A load fault breaks a share of streams (load taxonomy kinds, `maascheck.sim.faults.load`), not one
+    # conformance rule: the fault proofs of the conformance suite leave it out.
+    load_kinds: tuple[str, ...] = ()
 
     @property
     def legal(self) -> bool:
         """A legal variation: no conformance rule may fail because of it."""
-        return not self.breaks
+        return not self.breaks and not self.load_kinds
 
 
 FAULTS: dict[str, Fault] = {}

@@ -69,3 +69,17 @@ def test_step_without_results_stops_the_sweep() -> None:
     assert "no results" in (
         bad_failure(Step(load=4, ran=False, passed=None, throughput=None), 2.0, 0.5) or ""
     )
+
+
+def test_capacity_stops_at_the_first_step_that_breaks_the_protocol() -> None:
+    """A step within its SLOs whose responses break the protocol is not capacity (the default bound: none)."""
+    steps = [
+        Step(load=1, ran=True, passed=True, throughput=10, protocol_error_rate=0.0),
+        Step(load=2, ran=True, passed=True, throughput=20, protocol_error_rate=0.0),
+        Step(load=4, ran=True, passed=True, throughput=38, protocol_error_rate=0.04),
+    ]
+    capacity = find_capacity(steps)
+    assert capacity.load == 2 and "broke the protocol on 4.00 %" in capacity.reason
+    gated = [*steps[:2], Step(load=4, ran=True, passed=True, throughput=38, protocol_error_rate=0.04,
+                               slos=[{"metric": "protocol_error_rate", "passed": True}])]  # fmt: skip
+    assert find_capacity(gated).load == 4  # an SLO on protocol_error_rate sets the bound instead
