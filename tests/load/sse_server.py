@@ -91,14 +91,14 @@ class ExactServer:
             data = b"data: " + (obj if isinstance(obj, bytes) else json.dumps(obj).encode()) + b"\n\n"
             return b"%x\r\n%s\r\n" % (len(data), data)
 
-        def chunk(delta: dict[str, Any], usage: int | None = None) -> dict[str, Any]:
+        def chunk(delta: dict[str, Any], usage: int | None = None, finish: str | None = None) -> dict[str, Any]:
             c: dict[str, Any] = {
                 "id": "x",
                 "object": "chat.completion.chunk",
                 "choices": [
-                    {"index": 0, "delta": delta, "finish_reason": None}
+                    {"index": 0, "delta": delta, "finish_reason": finish}
                     if chat
-                    else {"index": 0, "text": delta.get("content", ""), "finish_reason": None}
+                    else {"index": 0, "text": delta.get("content", ""), "finish_reason": finish}
                 ],
             }
             if usage is not None:
@@ -128,7 +128,8 @@ class ExactServer:
             text = " tok" * k
             delta = {"reasoning_content": text} if reasoning else {"content": text}
             emitted += k
-            w.write(event(chunk(delta, emitted if model == "multi" else None)))
+            finish = "length" if emitted >= n else None  # the last chunk ends the choice (one finish_reason)
+            w.write(event(chunk(delta, emitted if model == "multi" else None, finish)))
             await w.drain()
             i += 1
         if model != "stream-error":

@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import pytest
 
+from maascheck.core import schema_registry as schemas
 from maascheck.load.measure.events import parse_stream
 from maascheck.load.measure.protocol import protocol_block, protocol_errors
 from maascheck.sim.config import SimConfig
@@ -20,7 +20,6 @@ from maascheck.sim.faults.load import SHARE
 from maascheck.sim.server import SimServer
 
 KEY = "maascheck-sim-key"  # the simulator's loopback-only test key
-SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "schemas" / "load-results.json").read_text())
 
 
 def _chunk(content: str | None, finish: str | None = None, **top: Any) -> bytes:
@@ -90,7 +89,7 @@ def _run(tmp_path: Path, faults: list[str], users: int, *extra: str) -> tuple[in
     finally:
         server.stop()
     doc = json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))
-    jsonschema.validate(doc, SCHEMA)
+    assert not schemas.errors("load-results.json", doc)
     return proc.returncode, doc
 
 
