@@ -28,8 +28,10 @@ def server() -> Iterator[HostileServer]:
 
 def run_load(url: str, out: Path, *extra: str) -> tuple[int, str, int, float]:
     """Run `maascheck load`; returns exit code, stderr, the peak RSS of any one of its processes, and seconds."""
+    # --no-preflight: these cases test the load client; the preflight would stop a silent or redirecting
+    # server with exit 2 before any load (tests/orchestrate/test_preflight_commands.py covers that).
     argv = [sys.executable, "-m", "maascheck.cli", "load", "--base-url", url, "--model", DEFAULT_MODEL,
-            "--report-dir", str(out), *extra]  # fmt: skip
+            "--report-dir", str(out), "--no-preflight", *extra]  # fmt: skip
     env = {**os.environ, "OPENAI_API_KEY": DEFAULT_KEY}
     started = time.monotonic()
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
