@@ -124,3 +124,34 @@ def test_usage_corrupted_only_under_concurrency(tmp_path: Path) -> None:
     assert alone["protocol"]["broken"] == 0, alone["protocol"]
     assert busy["protocol"]["by_kind"]["usage_arithmetic"]["count"] > busy["protocol"]["judged"] / 2
     assert busy["verdict"]["passed"], busy["verdict"]  # an SLO on protocol_error_rate replaces the default gate
+
+
+def test_extra_body_merges_into_every_body_and_refuses_the_workloads_fields() -> None:
+    from maascheck.load.workload.payloads import BodyOptions, build_body, parse_extra_body
+    from maascheck.load.workload.workloads import Prompt
+
+    body = json.loads(build_body("chat", Prompt("hi", 4, 1), BodyOptions("m", extra={"ignore_eos": True, "top_k": 5})))
+    assert body["ignore_eos"] is True and body["top_k"] == 5 and body["max_tokens"] == 4 and body["stream"] is True
+    for bad in ("[1]", "not json", '{"stream": false}', '{"model": "x"}'):
+        with pytest.raises(ValueError):
+            parse_extra_body(bad)
+
+
+def test_bad_extra_body_exits_2_before_any_request(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "maascheck", "load", "--base-url", "http://127.0.0.1:9", "--model", "m",
+         "--extra-body", '{"stream": false}', "--report-dir", str(tmp_path)],
+        env={**os.environ, "OPENAI_API_KEY": KEY}, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 2 and "--extra-body" in proc.stderr and "ignore_eos" in proc.stderr, proc.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(150)
+def test_extra_body_and_prompt_cache_reads_are_in_results(tmp_path: Path) -> None:
+    # the openai persona answers unknown fields (ignore_eos) with 400: a spec field shows the merge
+    _, doc = _run(tmp_path, [], 2, "--extra-body", '{"temperature": 0.5}', "--workload", "shared-prefix")
+    assert doc["workload"]["extra_body"] == {"temperature": 0.5}, doc["requests"]
+    tokens = doc["tokens"]
+    assert tokens["cache_reporting_requests"] == doc["requests"]["ok"] > 0, (doc["requests"], doc["verdict"])
+    assert tokens["cached_prompt_tokens"] > 0 and 0 < tokens["prompt_cache_hit_rate"] < 1, tokens

@@ -42,6 +42,7 @@ class Chunk:
     logprob_tokens: int | None = None  # tokens listed in logprobs, when present
     error: str | None = None
     usage_total: int | None = None
+    usage_cached: int | None = None  # usage.prompt_tokens_details.cached_tokens (prompt-cache reads)
     id: object = None  # the chunk's id, created and model, for the stream invariants
     created: object = None
     model: object = None
@@ -183,6 +184,10 @@ def _chunk_from(obj: dict[str, Any], t_ns: int) -> Chunk:
         chunk.usage_completion = _count(usage, "completion_tokens")
         chunk.usage_prompt = _count(usage, "prompt_tokens")
         chunk.usage_total = _count(usage, "total_tokens")
+        details = usage.get("prompt_tokens_details")
+        _expect(details, (dict, type(None)), "usage.prompt_tokens_details")
+        if details is not None:
+            chunk.usage_cached = _count(details, "cached_tokens")
         chunk.final_usage = not choices
     return chunk
 

@@ -30,6 +30,8 @@ Definitions (times from `perf_counter_ns`; each event is stamped at the arrival 
   the body ended), bad_json / bad_chunk (an event that is not JSON, or JSON of the wrong types),
   no_done (the body ended without `data: [DONE]`), no_tokens (no token chunk), ok. A request is ok
   only when every event parsed and it carried the tokens it counts.
+- **Cached tokens** `cached_tokens`: `usage.prompt_tokens_details.cached_tokens` (prompt tokens read
+  from the server's prefix cache; OpenAI spec `CompletionUsage.prompt_tokens_details`), None when absent.
 - **Protocol errors** `protocol_errors`: the kinds `maascheck.load.measure.protocol` finds (the stream
   invariants shared with the conformance rules); an ok request can carry some (e.g. no finish_reason),
   and is then not good.
@@ -207,6 +209,7 @@ def request_record(
         "events": len(chunks),
         "output_tokens": output_tokens,
         "input_tokens": usage.usage_prompt if usage is not None else None,
+        "cached_tokens": usage.usage_cached if usage is not None else None,
         "token_source": source,
         "token_mismatch": mismatch,
         "protocol_errors": [kind for kind, _ in broken],

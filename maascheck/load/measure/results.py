@@ -116,10 +116,20 @@ def requests_block(records: list[dict[str, Any]], warmup_excluded: int) -> dict[
 
 
 def tokens_block(records: list[dict[str, Any]]) -> dict[str, Any]:
-    """Where token counts came from, and how many requests disagreed between sources."""
+    """Where token counts came from, how many requests disagreed between sources, and prompt-cache reads.
+
+    `prompt_cache_hit_rate` = the ok requests' reported `cached_tokens` / their `prompt_tokens`, over the
+    ok requests that report both; None when none does (the server reports no cache figure).
+    """
+    ok = [r for r in records if r.get("outcome") == "ok"]
+    both = [r for r in ok if isinstance(r.get("cached_tokens"), int) and isinstance(r.get("input_tokens"), int)]
+    cached, prompts = sum(r["cached_tokens"] for r in both), sum(r["input_tokens"] for r in both)
     return {
         "by_source": dict(sorted(Counter(r.get("token_source") or "chunks" for r in records).items())),
         "mismatched_requests": sum(1 for r in records if r.get("token_mismatch")),
+        "cached_prompt_tokens": cached if both else None,
+        "prompt_cache_hit_rate": round(cached / prompts, 4) if both and prompts else None,
+        "cache_reporting_requests": len(both),
     }
 
 

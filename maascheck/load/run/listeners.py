@@ -424,7 +424,7 @@ def results_document(rt: Runtime, environment: Any) -> dict[str, Any]:
         },
         target={"base_url": s.host, "model": s.model, "profile": s.profile, "scenario": s.scenario},
         load=load,
-        workload=s.workload.describe(s.body.include_usage),
+        workload={**s.workload.describe(s.body.include_usage), "extra_body": s.body.extra},
         client={},
         workers=workers,
         tool={"name": "maascheck", "version": __version__},

@@ -34,7 +34,7 @@ from maascheck.core.preflight import NO_PREFLIGHT, PREFLIGHT_RESULT
 from maascheck.load.client.limits import MIB, Limits
 from maascheck.load.measure.slo import Slo, parse_slo, read_slo_file
 from maascheck.load.run.brakes import BrakeSettings
-from maascheck.load.workload.payloads import SCENARIOS, BodyOptions
+from maascheck.load.workload.payloads import OWNED_FIELDS, SCENARIOS, BodyOptions, parse_extra_body
 from maascheck.load.workload.workloads import Workload, build_workload
 
 
@@ -43,6 +43,15 @@ def _slo(text: str) -> Slo:
 
 
 SLO_KIND = Kind(_slo, "METRIC.STAT OP NUMBER or SCALAR OP NUMBER", lambda slo: str(slo.expr))
+def _extra_body(text: str) -> str:
+    parse_extra_body(text)
+    return text
+
+
+EXTRA_BODY = Kind(
+    _extra_body,
+    f"a JSON object of extra body fields, none of {', '.join(OWNED_FIELDS)}",
+)
 DEFAULT_USERS = 4
 # The default error-rate gate (`--max-error-rate`): a run with more failed requests than this never passes.
 DEFAULT_MAX_ERROR_RATE = 0.05
@@ -111,6 +120,10 @@ LOAD_OPTIONS = OptionTable(
         Option("no-usage", "do not send stream_options.include_usage", flag=True),
         Option(
             "chunk-usage", "send stream_options.continuous_usage_stats (vLLM) for per-chunk token counts", flag=True
+        ),
+        Option(
+            "extra-body", "JSON object merged into every request body (not model, messages, prompt, stream, "
+            "max_tokens); recorded in results.json", EXTRA_BODY, "", example='{"ignore_eos": true}',
         ),
         Option("tokenizer", "HF tokenizer name for per-chunk token counts (needs `tokenizers`)", TEXT, ""),
         Option(
@@ -290,7 +303,9 @@ def settings_from(options: Any, host: str | None) -> Settings:
         warmup=v.warmup,
         users=v.users,
         workload=workload,
-        body=BodyOptions(v.model, include_usage=not v.no_usage, chunk_usage=v.chunk_usage),
+        body=BodyOptions(
+            v.model, include_usage=not v.no_usage, chunk_usage=v.chunk_usage, extra=parse_extra_body(v.extra_body)
+        ),
         tokenizer=v.tokenizer,
         slos=slos,
         report_dir=v.report_dir or NATIVE_REPORT_DIR,

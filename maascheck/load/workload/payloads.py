@@ -11,7 +11,7 @@ import base64
 import json
 import struct
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -57,6 +57,22 @@ class BodyOptions:
     model: str
     include_usage: bool = True
     chunk_usage: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)  # --extra-body: merged into every body
+
+
+OWNED_FIELDS = ("model", "messages", "prompt", "stream", "max_tokens")
+"""Body fields the workload sets; `--extra-body` may not replace them."""
+
+
+def parse_extra_body(text: str) -> dict[str, Any]:
+    """`--extra-body` text: a JSON object whose fields are not the workload's own (ValueError otherwise)."""
+    try:
+        value = json.loads(text) if text else {}
+    except ValueError:
+        raise ValueError(text) from None
+    if not isinstance(value, dict) or set(value) & set(OWNED_FIELDS):
+        raise ValueError(text)
+    return value
 
 
 def build_body(scenario: str, prompt: Prompt, opts: BodyOptions) -> bytes:
@@ -78,4 +94,6 @@ def build_body(scenario: str, prompt: Prompt, opts: BodyOptions) -> bytes:
         stream_options["continuous_usage_stats"] = True
     if stream_options:
         body["stream_options"] = stream_options
+    if opts.extra:
+        body.update(opts.extra)
     return json.dumps(body, separators=(",", ":")).encode()
