@@ -25,6 +25,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "conformance": ("maascheck.conformance.cli", "run the conformance suite against an endpoint"),
     "load": ("maascheck.load.run.cli", "run a streaming load test (Locust) against an endpoint"),
     "sweep": ("maascheck.load.sweep.cli", "step the load upward and find the capacity under SLOs"),
+    "plan": ("maascheck.load.sweep.plan_cli", "replicas needed for a target load, from a sweep's capacity"),
     "demo": ("maascheck.orchestrate.demo", "simulator + conformance + short load test, reports and a verdict"),
     "bench-sim": ("maascheck.sim.bench", "benchmark: simulator SSE events/s and schedule lateness"),
     "bench-client": (
