@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from maascheck.cli import main
+from maascheck.load.sweep.plan import plan
 from maascheck.sim.config import SimConfig
 from maascheck.sim.server import SimServer
 
@@ -56,6 +57,15 @@ def test_sweep_finds_the_simulator_capacity(
     assert capacity is not None and abs(math.log2(capacity / MAX_BATCH)) <= 1, doc["result"][
         "capacity_reason"
     ]
+    # maascheck plan from this sweep: users scale by the capacity; a replica's goodput at the capacity
+    # cannot exceed what the configuration implies (capacity users / one request's duration, 32 decode
+    # steps of 20 ms + 0.1 ms per running sequence) and on a busy 2-core machine measured 75 % of it
+    users = plan(doc, target_rate=None, target_users=40, headroom=0.0)
+    assert users.replicas == math.ceil(40 / capacity), users.reason
+    implied_rps = capacity / (32 * (20.0 + 0.1 * min(capacity, MAX_BATCH)) / 1000)
+    rate = plan(doc, target_rate=100, target_users=None, headroom=0.3)
+    assert rate.per_replica is not None and 0.5 <= rate.per_replica / implied_rps <= 1.02, (rate.reason, implied_rps)
+    assert rate.replicas == math.ceil(100 / (rate.per_replica * 0.7) - 1e-9)
     html = (tmp_path / "sweep.html").read_text()
     assert len(re.findall(r'<img src="data:image/png;base64,[A-Za-z0-9+/=]{1000,}"', html)) == 3
     for step in doc["steps"]:
