@@ -114,6 +114,8 @@ def test_share_faults_are_counted_at_their_rate(tmp_path: Path, fault: str, kind
     assert protocol["by_kind"][kind]["examples"][0]["rid"] is not None
     assert code == 1 and any("protocol errors" in r for r in doc["verdict"]["reasons"])
     assert doc["throughput"]["good_fraction"] <= 1 - protocol["protocol_error_rate"] + 1e-3  # broken is not good
+    md = (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert md.index("## Protocol errors") < md.index("## Target and load settings") and f"| {kind} | {count} |" in md
 
 
 @pytest.mark.slow

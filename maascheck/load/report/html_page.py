@@ -17,6 +17,7 @@ from maascheck.load.report.tables import (
     load_table,
     metric_table,
     outcome_table,
+    protocol_table,
     reproduce_line,
     slo_table,
     target_table,
@@ -96,6 +97,7 @@ def render_html(docs: RunDocs) -> str:
             tag("div", [tag("strong", "Client self-calibration and data warnings"), ulist(warns)], cls="warn")
         )
     body.append(html_section("SLOs", _table(slo_table(docs)), anchor="slos"))
+    body.append(html_section("Protocol errors", _table(protocol_table(docs)), anchor="protocol"))
     repro = reproduce_line(docs)
     body.append(
         html_section(

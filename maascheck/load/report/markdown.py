@@ -17,6 +17,7 @@ from maascheck.load.report.tables import (
     load_table,
     metric_table,
     outcome_table,
+    protocol_table,
     reproduce_line,
     slo_table,
     target_table,
@@ -71,6 +72,8 @@ def render_md(docs: RunDocs) -> str:
     out += [
         "\n## SLOs\n",
         md_table(slo_table(docs)),
+        "## Protocol errors\n",
+        md_table(protocol_table(docs)),
         "## Target and load settings\n",
         md_table(target_table(docs)),
         md_table(load_table(docs)),

@@ -195,6 +195,26 @@ def error_kind_table(docs: RunDocs) -> Table:
     return table
 
 
+def protocol_table(docs: RunDocs) -> Table:
+    """Protocol errors by kind (`maascheck.load.measure.protocol`): count, rate, first request ids."""
+    protocol = section(docs.results, "protocol")
+    table = Table(["protocol error", "responses", "rate", "first requests (rid: detail)"])
+    if not protocol:
+        table.add(["not judged (a run before the protocol taxonomy)", "", "", ""])
+        return table
+    table.add(["any (protocol_error_rate)", f"{fmt(protocol.get('broken'))} of {fmt(protocol.get('judged'))}",
+               fmt(protocol.get("protocol_error_rate")), ""],
+              "fail" if num(protocol.get("broken")) else "pass")  # fmt: skip
+    for kind, entry in section(protocol, "by_kind").items():
+        if not isinstance(entry, dict):
+            continue
+        examples = "; ".join(
+            f"{e.get('rid')}: {e.get('detail')}" for e in entry.get("examples") or [] if isinstance(e, dict)
+        )
+        table.add([kind, fmt(entry.get("count")), fmt(entry.get("rate")), examples[:MAX_MESSAGE_CHARS]], "fail")
+    return table
+
+
 def error_message_table(docs: RunDocs) -> Table:
     """The most frequent error messages among measured records (truncated, redacted)."""
     counts: Counter[tuple[str, str]] = Counter()
@@ -221,6 +241,10 @@ def tokens_table(docs: RunDocs) -> Table:
             ["usage count ≠ chunk-derived count", fmt(tokens.get("mismatched_requests"))],
             "fail" if mism else None,
         )
+    if tokens.get("cache_reporting_requests"):
+        cached, rate = fmt(tokens.get("cached_prompt_tokens")), fmt(tokens.get("prompt_cache_hit_rate"))
+        label = f"prompt-cache reads: cached_tokens {cached}, hit rate {rate}"
+        table.add([label, fmt(tokens.get("cache_reporting_requests"))])
     return table
 
 
