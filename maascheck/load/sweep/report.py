@@ -29,6 +29,7 @@ CSV_COLUMNS = (
     "requests_ok",
     "requests_failed",
     "error_rate",
+    "protocol_error_rate",
     "output_tokens_per_s",
     "total_tokens_per_s",
     "requests_per_s",
@@ -50,6 +51,7 @@ TABLE_HEADERS = (
     "load",
     "status",
     "ok / failed",
+    "protocol errors",
     "output tokens/s",
     "requests/s",
     "scaling efficiency",
@@ -62,7 +64,8 @@ TABLE_HEADERS = (
 DEFINITIONS = (
     "Scaling efficiency: throughput gain over the previous step divided by the ideal linear gain "
     "(1.0 = linear). Knee: the last step before efficiency first drops below the threshold. Capacity: "
-    "the highest load of the unbroken run of SLO-passing steps from the lowest step. Each step is a full "
+    "the highest load of the unbroken run of SLO-passing steps from the lowest step, each within the "
+    "protocol-error bound (none by default). Each step is a full "
     "`maascheck load` run whose warm-up is excluded from its figures."
 )
 
@@ -91,6 +94,7 @@ def csv_rows(doc: dict[str, Any]) -> list[list[Any]]:
             "requests_ok": req.get("ok"),
             "requests_failed": req.get("failed"),
             "error_rate": req.get("error_rate"),
+            "protocol_error_rate": s.get("protocol_error_rate"),
             "scaling_efficiency": s.get("efficiency"),
             "client_saturated": s.get("client_saturated"),
             "error": s.get("error"),
@@ -123,6 +127,15 @@ def render_csv(doc: dict[str, Any]) -> str:
     return buf.getvalue()
 
 
+def _protocol_cell(step: dict[str, Any]) -> str:
+    """The step's protocol_error_rate and its kinds, e.g. `2.50 % (truncated 3)`; — when not judged."""
+    rate = num(step.get("protocol_error_rate"))
+    if rate is None:
+        return "—"
+    kinds = ", ".join(f"{k} {fmt(n)}" for k, n in section(step, "protocol_errors").items())
+    return f"{rate * 100:.2f} %" + (f" ({kinds})" if kinds else "")
+
+
 def _table_rows(doc: dict[str, Any]) -> tuple[list[list[str]], list[str | None]]:
     rows, status = [], []
     for s in doc.get("steps") or []:
@@ -133,6 +146,7 @@ def _table_rows(doc: dict[str, Any]) -> tuple[list[list[str]], list[str | None]]
                 _load(s.get("load")),
                 str(s.get("status")),
                 f"{fmt(req.get('ok'))} / {fmt(req.get('failed'))}",
+                _protocol_cell(s),
                 fmt(tp.get("output_tokens_per_s")),
                 fmt(tp.get("requests_per_s"), 2),
                 "—" if eff is None else f"{eff * 100:.0f} %",

@@ -83,3 +83,18 @@ def test_capacity_stops_at_the_first_step_that_breaks_the_protocol() -> None:
     gated = [*steps[:2], Step(load=4, ran=True, passed=True, throughput=38, protocol_error_rate=0.04,
                                slos=[{"metric": "protocol_error_rate", "passed": True}])]  # fmt: skip
     assert find_capacity(gated).load == 4  # an SLO on protocol_error_rate sets the bound instead
+
+
+def test_step_entry_and_report_carry_the_protocol_errors_per_level(tmp_path: Path) -> None:
+    from maascheck.load.sweep.document import step_entry
+    from maascheck.load.sweep.report import _table_rows, csv_rows
+    from maascheck.load.sweep.runner import StepRun
+
+    results = {"verdict": {"passed": False}, "requests": {"total": 40, "ok": 30, "failed": 10, "error_rate": 0.25},
+               "protocol": {"judged": 40, "broken": 10, "protocol_error_rate": 0.25,
+                            "by_kind": {"truncated": {"count": 10, "rate": 0.25, "examples": []}}}}  # fmt: skip
+    entry = step_entry(8, "concurrency", StepRun(1, results, None, 1.0, tmp_path / "log"), has_slos=True)
+    assert entry["protocol_error_rate"] == 0.25 and entry["protocol_errors"] == {"truncated": 10}
+    doc = {"steps": [entry]}
+    assert "25.00 % (truncated 10)" in _table_rows(doc)[0][0]
+    assert 0.25 in csv_rows(doc)[0]
