@@ -16,6 +16,7 @@ from pathlib import Path
 from maascheck.conformance.engine.options import CONFORMANCE_OPTIONS
 from maascheck.core.errors import EXIT_INTERRUPTED
 from maascheck.core.options import Values
+from maascheck.core.paths import refuse_shared_report_dir
 from maascheck.core.preflight import check_target, write_findings
 
 RULES_MODULE = Path(__file__).resolve().parent / "test_rules.py"
@@ -54,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
     values = resolve(args)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     report_dir = Path(values.report_dir or f"reports/conformance-{stamp}")
+    refuse_shared_report_dir(report_dir, bool(values.overwrite))  # ConfigError (exit 2) before any request
     found = check_target(
         values.base_url,
         values.model,

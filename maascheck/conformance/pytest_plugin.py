@@ -26,6 +26,7 @@ from maascheck.conformance.model.outcome import Outcome
 from maascheck.conformance.model.rule import RULES, Level
 from maascheck.core.errors import ConfigError
 from maascheck.core.inert import inert
+from maascheck.core.paths import refuse_shared_report_dir
 from maascheck.core.secrets import Redactor, read_api_key
 
 RULE_FIXTURE = "maascheck_rule_id"
@@ -76,6 +77,10 @@ class LiveState:
         report_dir = Path(
             options.report_dir or config.getini("maascheck_report_dir") or f"reports/conformance-{stamp}"
         )
+        try:
+            refuse_shared_report_dir(report_dir, options.overwrite)
+        except ConfigError as exc:
+            usage_exit(str(exc))
         options.report_dir = str(report_dir)
         self.config = config
         self.options = options

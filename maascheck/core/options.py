@@ -461,3 +461,6 @@ API_KEY_ENV = Option(
 )
 SEED = Option("seed", "seed for generated requests", integer(0), 0, example="7", metavar="N")
 REPORT_DIR = Option("report-dir", "report folder", WRITABLE_DIR, example="reports/mine", metavar="DIR")
+OVERWRITE = Option(
+    "overwrite", "write into a report folder that holds another run's results (refused otherwise)", flag=True
+)

@@ -17,6 +17,23 @@ PROFILES_DIR = DATA_DIR / "profiles"
 DEVIATIONS_DIR = PROFILES_DIR / "deviations"
 
 
+# The documents that make a folder one run's report: a second run must not silently mix with them.
+RUN_DOCUMENTS = ("results.json", "requests.jsonl", "sweep.json")
+
+
+def refuse_shared_report_dir(folder: str | Path, overwrite: bool) -> None:
+    """Raise ConfigError when `folder` holds another run's results and `overwrite` is not set (before any request)."""
+    from maascheck.core.errors import ConfigError
+
+    path = Path(folder)
+    found = [name for name in RUN_DOCUMENTS if (path / name).exists()]
+    if found and not overwrite:
+        raise ConfigError(
+            f"report folder {str(path)!r} holds another run's {', '.join(found)}; valid: a new or empty folder, "
+            f"or --overwrite to replace that run's reports; e.g. --report-dir {path.name}-2"
+        )
+
+
 def reports_dir() -> Path:
     """The default report folder: `./reports/` under the current directory (resolved when asked)."""
     return Path.cwd() / "reports"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -35,7 +36,7 @@ def _stamp() -> str:
 
 
 def _step(title: str, cmd: list[str], env: dict[str, str]) -> int:
-    print(f"\n== {title}\n$ {' '.join(cmd)}", flush=True)
+    print(f"\n== {title}\n$ {shlex.join(cmd)}", flush=True)
     return subprocess.run(cmd, env=env, check=False).returncode
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import sys
 
 from maascheck.core.errors import ConfigError
 from maascheck.core.profiles import available_profiles
-from maascheck.sim.config import SimConfig
+from maascheck.sim.config import API_KEY_ENV, DEFAULT_API_KEY, SimConfig
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -135,6 +136,31 @@ def list_faults() -> str:
     return "\n".join(lines)
 
 
+def banner(url: str, config: SimConfig, models: list[str]) -> str:
+    """What a newcomer needs to point a client at the simulator: URL, key, models, profile, faults.
+
+    The key is the simulator's documented test key unless $MAASCHECK_SIM_KEY (or the config) sets one;
+    a key set that way is named, never printed.
+    """
+    custom = bool(config.api_key or os.environ.get(API_KEY_ENV))
+    if custom:
+        key = f"the value of ${API_KEY_ENV}" if not config.api_key else "the key it was configured with"
+    else:
+        key = f"{DEFAULT_API_KEY!r} (the documented test key; set ${API_KEY_ENV} to choose another)"
+    faults = ", ".join(config.faults) if config.faults else "none"
+    return "\n".join(
+        [
+            f"maascheck-sim listening on {url}",
+            f"  profile {config.profile}; models: {', '.join(models)}",
+            f"  key: clients send `Authorization: Bearer <key>` with {key}",
+            f"  faults: {faults}",
+            f"  e.g. export OPENAI_API_KEY={'<that key>' if custom else DEFAULT_API_KEY}; "
+            f"maascheck conformance --base-url {url} --model {models[0] if models else 'sim-chat'} "
+            f"--profile {config.profile}",
+        ]
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     """Serve until SIGINT/SIGTERM; exit 0 on a clean shutdown."""
     if args.list_faults:
@@ -142,7 +168,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     from maascheck.sim.server import SimServer, new_event_loop
 
-    server = SimServer(config_from_args(args))  # ConfigError for unknown profile/fault or bad numbers
+    config = config_from_args(args)  # ConfigError for unknown profile/fault or bad numbers
+    server = SimServer(config)
     loop = new_event_loop()
     asyncio.set_event_loop(loop)
 
@@ -151,7 +178,7 @@ def run(args: argparse.Namespace) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         url = await server.start()
-        print(f"maascheck-sim listening on {url}", flush=True)
+        print(banner(url, config, server.models), flush=True)
         await stop.wait()
         await server.aclose()
 

@@ -229,6 +229,11 @@ class SimServer:
         models += [m for m in self.persona.model_roles if m not in models]
         self._models = models
 
+    @property
+    def models(self) -> list[str]:
+        """The model ids `/models` lists (the persona's models, then its role models)."""
+        return list(self._models)
+
     # ---- lifecycle -----------------------------------------------------------------------------------
     @property
     def base_url(self) -> str:

@@ -20,6 +20,7 @@ from maascheck.core.options import (
     API_KEY_ENV,
     BASE_URL,
     MODEL,
+    OVERWRITE,
     PROFILE,
     REPORT_DIR,
     SEED,
@@ -66,6 +67,7 @@ CONFORMANCE_OPTIONS = OptionTable(
         Option("vision-model", "vision model (default: the profile's)", example="sim-vision", metavar="NAME"),
         Option("reasoning-model", "reasoning model (default: the profile's)", example="sim-reasoner", metavar="NAME"),
         REPORT_DIR,
+        OVERWRITE,
         Option("max-requests", "request budget for the run", integer(1), 250, example="150", metavar="N"),
         Option("strict", "SHOULD failures fail the run too", flag=True, pytest_short=False),
         Option(
@@ -230,6 +232,7 @@ class RunOptions:
     baseline: str | None = None  # the results.json of an earlier run (report/baseline.py)
     fail_on_regression: bool = False
     no_preflight: bool = False
+    overwrite: bool = False  # write into a report folder that holds another run's results
     preflight_result: str | None = None  # findings file of a preflight `maascheck conformance` made
 
     @classmethod

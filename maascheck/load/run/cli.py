@@ -22,6 +22,7 @@ from typing import Any
 
 from maascheck.core.errors import EXIT_INTERRUPTED, ConfigError
 from maascheck.core.options import Values
+from maascheck.core.paths import refuse_shared_report_dir
 from maascheck.core.preflight import write_findings
 from maascheck.load.client.http11 import Endpoint
 from maascheck.load.entry import LOCUSTFILE
@@ -122,6 +123,7 @@ def render_reports(report_dir: Path, baseline: str, threshold_pct: float) -> str
 def run_load(v: Values, passthrough: list[str] | None = None) -> dict[str, Any]:
     """Run one load test and return its results.json document."""
     report_dir = Path(v.report_dir) if v.report_dir else default_report_dir()
+    refuse_shared_report_dir(report_dir, bool(v.overwrite))  # ConfigError (exit 2) before any request
     found = run_for_load(
         v.base_url, v.model, api_key_env=v.api_key_env, profile=v.profile, scenario=v.scenario,
         enabled=not v.no_preflight,

@@ -17,6 +17,7 @@ from maascheck.core.options import (
     API_KEY_ENV,
     BASE_URL,
     MODEL,
+    OVERWRITE,
     PROFILE,
     REPORT_DIR,
     SEED,
@@ -30,6 +31,7 @@ from maascheck.core.options import (
     integer,
     number,
 )
+from maascheck.core.paths import refuse_shared_report_dir
 from maascheck.core.preflight import NO_PREFLIGHT, PREFLIGHT_RESULT
 from maascheck.load.client.limits import MIB, Limits
 from maascheck.load.measure.slo import Slo, parse_slo, read_slo_file
@@ -144,6 +146,7 @@ LOAD_OPTIONS = OptionTable(
         ),
         Option("fail-on-regression", "exit 1 when the baseline comparison flags one", flag=True, locust=False),
         replace(REPORT_DIR, help="output folder (default reports/load-<UTC>; native locust: reports/load)"),
+        OVERWRITE,
         API_KEY_ENV,
         Option(
             "request-timeout", "per-request stall and total bound, seconds", number(0, above=True), 120.0,
@@ -206,7 +209,8 @@ def validate_when_parsed(parser: Any) -> None:
             namespace.num_users = LOAD_OPTIONS.default("users")
         if not getattr(namespace, "worker", False):  # workers take the master's options
             try:
-                settings_from(namespace, getattr(namespace, "host", None))
+                settings = settings_from(namespace, getattr(namespace, "host", None))
+                refuse_shared_report_dir(settings.report_dir, bool(getattr(namespace, "overwrite", False)))
             except ConfigError as exc:
                 parser.exit(2, f"maascheck load: error: {exc}\n")
         return namespace, rest

@@ -33,6 +33,7 @@ from typing import Any
 
 from maascheck import __version__
 from maascheck.core.errors import ConfigError
+from maascheck.core.paths import refuse_shared_report_dir
 from maascheck.load.measure.reader import num, section
 from maascheck.load.run.preflight_hook import run_for_load
 from maascheck.load.sweep.analysis import Step, bad_failure
@@ -149,7 +150,8 @@ def run_sweep(args: argparse.Namespace, sweep_dir: Path, runner: StepRunner = ru
                 max_requests=args.max_requests_per_step,
                 slos=args.slo,
                 target=target,
-                extra=["--no-preflight", *args.passthrough],  # the sweep's own preflight ran once
+                # The sweep's own preflight ran once; --overwrite reaches steps whose folders an older sweep left.
+                extra=["--no-preflight", *(["--overwrite"] if args.overwrite else []), *args.passthrough],
                 grace_s=args.step_grace,
             )
             entry = step_entry(level, mode, runner(cmd), bool(args.slo))
@@ -202,12 +204,13 @@ def run(args: argparse.Namespace) -> int:
     """`maascheck sweep`: returns 0 when a level meets the SLOs (or none given), 1 when none does."""
     args = resolve(args)
     _levels(args)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    sweep_dir = args.report_dir or Path("reports") / f"sweep-{stamp}"
+    refuse_shared_report_dir(sweep_dir, bool(args.overwrite))  # ConfigError (exit 2) before any request
     args.preflight_doc = run_for_load(
         args.base_url, args.model, api_key_env=args.api_key_env, profile=args.profile, scenario=args.scenario,
         enabled=not args.no_preflight,
     ).to_dict()  # PreflightFailed (exit 2, what to fix) before the first step
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    sweep_dir = args.report_dir or Path("reports") / f"sweep-{stamp}"
     doc = run_sweep(args, Path(sweep_dir))
     res = doc["result"]
     print(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from maascheck.core.options import (
+    OVERWRITE,
     REPORT_DIR,
     TEXT,
     Kind,
@@ -80,5 +81,6 @@ SWEEP_OPTIONS = OptionTable(
         replace(NO_PREFLIGHT, help="skip the preflight (at most 5 requests that check the URL, key and model once, "
                 "before the first step)", group="steps and analysis"),
         replace(REPORT_DIR, help="output folder (default reports/sweep-<UTC timestamp>)"),
+        OVERWRITE,
     ),
 )
