@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from maascheck.core.paths import reports_dir
+from maascheck.core.paths import RUN_DOCUMENTS, reports_dir
 from maascheck.orchestrate.real_server import BuildUnavailable, RealServer, real_server
 from maascheck.orchestrate.real_server_install import Installed, ensure_installed
 
@@ -56,8 +56,9 @@ def server_env(server: RealServer) -> dict[str, str]:
 
 
 def report_dir(name: str) -> Path:
-    """reports/<name>, emptied of an older run's results.json."""
+    """reports/<name>, emptied of an older run's documents (a folder holding them is refused without --overwrite)."""
     path = reports_dir() / name
     path.mkdir(parents=True, exist_ok=True)
-    (path / "results.json").unlink(missing_ok=True)
+    for document in RUN_DOCUMENTS:
+        (path / document).unlink(missing_ok=True)
     return path
