@@ -159,7 +159,8 @@ def test_legal_catalog_is_complete() -> None:
 @pytest.mark.parametrize("name", LEGAL)
 def test_legal_variation_parses_with_openai_sdk(start_sim: StartSim, name: str) -> None:
     base = start_sim(faults=[name])
-    sdk = openai.OpenAI(base_url=base, api_key=KEY, max_retries=0)
+    # The SDK's own defaults: its retries are how it copes with a transient 429/503 (legal-transient-*).
+    sdk = openai.OpenAI(base_url=base, api_key=KEY, max_retries=2)
     messages: Any = [{"role": "user", "content": "hi"}]
     stream = sdk.chat.completions.create(
         model="sim-chat", messages=messages, max_tokens=5, stream=True, stream_options={"include_usage": True}
