@@ -136,6 +136,11 @@ def sse_event(doc: Any, line_end: bytes = b"\n") -> bytes:
 # --- valid answers ----------------------------------------------------------------------------------
 
 
+# One creation time for everything the server answers: a stream's chunks share their `created` (the spec's
+# CreateChatCompletionStreamResponse.created is the same in each chunk).
+CREATED = int(time.time())
+
+
 def _words(req: Request) -> list[str]:
     body = req.json
     raw = body.get("max_completion_tokens", body.get("max_tokens", 8))
@@ -171,7 +176,7 @@ def chat_doc(req: Request) -> dict[str, Any]:
     return {
         "id": "chatcmpl-hostile",
         "object": "chat.completion",
-        "created": int(time.time()),
+        "created": CREATED,
         "model": _model(req),
         "choices": [
             {
@@ -191,7 +196,7 @@ def completion_doc(req: Request) -> dict[str, Any]:
     return {
         "id": "cmpl-hostile",
         "object": "text_completion",
-        "created": int(time.time()),
+        "created": CREATED,
         "model": _model(req),
         "choices": [{"index": 0, "text": "".join(words), "logprobs": None, "finish_reason": "stop"}],
         "usage": _usage(req, len(words)),
@@ -203,7 +208,7 @@ def _chunk_doc(req: Request, choice: dict[str, Any] | None, usage: dict[str, int
     doc: dict[str, Any] = {
         "id": "chatcmpl-hostile" if chat else "cmpl-hostile",
         "object": "chat.completion.chunk" if chat else "text_completion",
-        "created": int(time.time()),
+        "created": CREATED,
         "model": _model(req),
         "choices": [choice] if choice is not None else [],
     }

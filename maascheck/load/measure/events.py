@@ -217,6 +217,9 @@ def parse_stream(events: list[bytes], times_ns: list[int]) -> list[Chunk]:
     is recognised inline; every other event goes through `parse_event` (same result, more calls).
     """
     out: list[Chunk] = []
+    # A stream repeats its id, created, model and (index, finish_reason) in every chunk: one object each is
+    # kept for the whole stream, not one per chunk (100,000 tiny chunks would otherwise hold ~100,000 copies).
+    same: dict[object, object] = {}
     for raw, t in zip(events, times_ns, strict=True):
         if raw.startswith(b"data: {") and b"\n" not in raw:
             try:
@@ -245,11 +248,15 @@ def parse_stream(events: list[bytes], times_ns: list[int]) -> list[Chunk]:
                     ):
                         content = delta.get("content")
                         if type(content) is str and "text" not in choice:
+                            finishes = ((_choice_index(choice, 0), choice.get("finish_reason")),)
+                            ident, created, model = obj.get("id"), obj.get("created"), obj.get("model")
                             out.append(
                                 Chunk(
-                                    t, "data", content=bool(content), text=content, id=obj.get("id"),
-                                    created=obj.get("created"), model=obj.get("model"),
-                                    finishes=((_choice_index(choice, 0), choice.get("finish_reason")),),
+                                    t, "data", content=bool(content), text=content,
+                                    id=same.setdefault(("id", ident), ident),
+                                    created=same.setdefault(("created", created), created),
+                                    model=same.setdefault(("model", model), model),
+                                    finishes=same.setdefault(finishes, finishes),  # type: ignore[arg-type]
                                 )
                             )
                             continue
