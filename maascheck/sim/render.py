@@ -1,8 +1,9 @@
 """Response bodies and stream chunks as dicts, shaped by the active persona.
 
-Shapes follow the spec (notes/openai-spec-rules.md a.2, a.3, a.5): non-stream `chat.completion`,
+Shapes follow the OpenAI spec (github.com/openai/openai-openapi: CreateChatCompletionResponse,
+CreateChatCompletionStreamResponse, CreateCompletionResponse): non-stream `chat.completion`,
 stream `chat.completion.chunk`, legacy `text_completion` for both stream and non-stream, usage per
-CompletionUsage (a.4). Persona switches (see persona.py) add the seed-documented variants.
+CompletionUsage. Persona switches (see persona.py) add the seed-documented variants.
 """
 
 from __future__ import annotations

@@ -5,8 +5,8 @@ Every check has a stable name that a fault's `skip_validation` can switch off: "
 that is not a vision model), "stream_options", "path", "unknown" (unrecognised top-level parameter),
 "tools", "tool_choice", "logprobs", "response_format" (json_schema name and schema), and the name of
 each profile range ("temperature", "top_p", "n", "max_tokens", "stop_count", "completion_logprobs", ...).
-Sources: notes/openai-spec-rules.md a.1 and a.5 (CreateChatCompletionRequest l.33105,
-CreateCompletionRequest l.33821); ranges come from the active profile.
+Sources: the OpenAI spec (github.com/openai/openai-openapi) CreateChatCompletionRequest and
+CreateCompletionRequest; ranges come from the active profile.
 """
 
 from __future__ import annotations

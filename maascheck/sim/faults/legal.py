@@ -1,10 +1,10 @@
 """Legal variations: behaviour that SSE (WHATWG HTML §9.2 event stream interpretation) and the OpenAI
 spec allow, which a conforming client must accept and no conformance rule may flag.
 
-Sources: notes/openai-spec-rules.md b.1 rule 11 (comment keep-alives, blank lines before a JSON
-body, as DeepSeek sends them), b.2 (what the openai SDK's SSE decoder accepts: CR/LF/CRLF line
-ends, `data:` with or without the space, multi-line `data:` joined with LF, `id:`/`retry:`
-fields), a.0 P5 (vendor extension fields); RFC 8259 §2 and §7 (whitespace around JSON tokens,
+Sources: the WHATWG event-stream rules (comment keep-alives; CR/LF/CRLF line ends, `data:` with or
+without the space, multi-line `data:` joined with LF, `id:`/`retry:` fields, as openai-python's SSE
+decoder accepts them); blank lines before a JSON body, as DeepSeek's API sends them; vendor extension
+fields, which the OpenAI spec's objects do not forbid; RFC 8259 §2 and §7 (whitespace around JSON tokens,
 `\\uXXXX` escapes and surrogate pairs); the chunk shapes llama-cpp-python 0.3.36 and vLLM send
 (docs/real-server.md): a role chunk without `content`, text and `finish_reason` in one chunk, empty
 text deltas while a tokenizer holds back an incomplete UTF-8 character.
