@@ -5,7 +5,8 @@ subprocess (so gevent patching never touches this process), bounded by --run-tim
 then renders the reports (`maascheck.load.report.render.render_all`, when that module exists) and prints the verdict.
 Locust's console is kept quiet: warnings only, and its own (bucketed, approximate) statistics table
 goes to `locust-stats.json` in the report dir instead of the console; maascheck's summary is exact.
-Exit code: 0 every SLO met, 1 an SLO failed (or no request finished), 2 bad usage, 130 interrupted.
+Exit code: 0 every SLO met, 1 an SLO failed (or no request finished, or the run is invalid: the generator
+fell behind, unless --allow-invalid), 2 bad usage, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from maascheck.core.preflight import write_findings
 from maascheck.load.client.http11 import Endpoint
 from maascheck.load.entry import LOCUSTFILE
 from maascheck.load.measure.slo import parse_all
+from maascheck.load.measure.validity import invalid_reason
 from maascheck.load.run.options import LOAD_OPTIONS
 from maascheck.load.run.preflight_hook import run_for_load
 from maascheck.load.workload.workloads import build_workload
@@ -207,5 +209,10 @@ def summary_text(doc: dict[str, Any], report_dir: Path) -> str:
     if brakes.get("tripped"):
         lines.append(f"  stopped by the {brakes.get('reason')}")
     shown = "INTERRUPTED" if doc["verdict"].get("interrupted") else "PASS" if doc["verdict"]["passed"] else "FAIL"
+    reason = invalid_reason(doc.get("validity") or {})
+    if reason and not doc["verdict"].get("interrupted") and not (doc.get("validity") or {}).get("allowed"):
+        shown = f"INVALID (reason: {reason})"
+    elif reason:
+        shown += f", INVALID allowed by --allow-invalid (reason: {reason})"
     lines.append(f"  verdict: {shown}; reports in {report_dir}")
     return "\n".join(lines)

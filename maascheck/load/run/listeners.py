@@ -16,6 +16,7 @@ import math
 import signal
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from maascheck import __version__
 from maascheck.core.secrets import Redactor, read_api_key
 from maascheck.load.measure.results import build_results
 from maascheck.load.measure.tokens import load_counter
+from maascheck.load.measure.validity import apply_to_verdict, run_checks, validity_block
 from maascheck.load.run.brakes import Brakes, merge_summaries
 from maascheck.load.run.options import Settings, add_locust_arguments, settings_from, validate_when_parsed
 from maascheck.load.run.pacing import Pacer
@@ -35,6 +37,7 @@ from maascheck.load.run.postprocess import Postprocessor
 from maascheck.load.run.preflight_hook import preflight_on_init
 from maascheck.load.run.recorder import JsonlWriter, RecordSink, decode_lines, encode, read_jsonl
 from maascheck.load.run.runtime import ATTR, Budget, Message, Role, Runtime, runtime_of
+from maascheck.load.run.selfcheck import SelfCheck
 
 log = logging.getLogger("maascheck.load")
 SATURATED_CPU_PERCENT = 90.0
@@ -161,11 +164,36 @@ def _on_test_start(environment: Any, **_kw: Any) -> None:
         rt.post.start()
         rt.gc.start()
         gevent.spawn(_housekeeping, rt)
+        rt.selfcheck = SelfCheck(
+            t0_ns=rt.t0_ns, warmup_s=s.warmup, in_flight=_in_flight_counter(rt, runner),
+            waited_s=lambda: rt.brakes.waited_s,
+        )  # fmt: skip
+        rt.selfcheck.start()
     if role == Role.WORKER:
         gevent.spawn(_watch_quota, environment, rt)
         gevent.spawn(_watch_brakes, environment, rt)
     else:
         gevent.spawn(_control, environment, rt)
+
+
+def _in_flight_counter(rt: Runtime, runner: Any) -> Callable[[int], int]:
+    """The generator's own count of requests it means to have in flight at `now_ns` (Little's law's L).
+
+    Closed loop: every running user (each is meant to stream without pause), until the quota is
+    claimed or the breaker tripped; then, as in the open loop, the requests started and not finished,
+    less those waiting for parsing and (open loop) those whose send time has not come.
+    """
+
+    def count(now_ns: int) -> int:
+        b = rt.budget
+        started = b.started - b.finished - (rt.post.pending if rt.post is not None else 0)
+        if rt.pacer is not None:
+            return max(started - rt.pacer.waiting(now_ns), 0)
+        if rt.brakes.tripped or (b.quota is not None and b.started >= b.quota):
+            return max(started, 0)
+        return int(runner.user_count)
+
+    return count
 
 
 def _housekeeping(rt: Runtime) -> None:
@@ -271,6 +299,8 @@ def _on_test_stop(environment: Any, **_kw: Any) -> None:
     rt = getattr(environment, ATTR, None)
     if not isinstance(rt, Runtime) or rt.sink is None:
         return
+    if rt.selfcheck is not None:  # users are stopped by now: the samples end here
+        rt.selfcheck.stop()
     if rt.post is not None:  # users are stopped by now (cancelled requests recorded): finish the rest
         rt.post.drain()
     rt.sink.flush()
@@ -435,6 +465,7 @@ def results_document(rt: Runtime, environment: Any) -> dict[str, Any]:
         {**doc["load"], "measured_s": doc["run"]["measured_s"]},
     )
     _add_brakes(doc, rt)
+    _add_validity(doc, rt, records)
     if rt.preflight is not None:
         doc["preflight"] = rt.preflight
     return doc
@@ -456,6 +487,16 @@ def _add_brakes(doc: dict[str, Any], rt: Runtime) -> None:
         verdict["passed"] = False
         verdict["exit_code"] = 1
         verdict["reasons"] = [*verdict.get("reasons", []), str(brakes["reason"])]
+
+
+def _add_validity(doc: dict[str, Any], rt: Runtime, records: list[dict[str, Any]]) -> None:
+    """results.json `validity` from every worker's self-check; an invalid run fails unless allowed."""
+    summaries = list(rt.workers.values()) if rt.role == Role.MASTER else [rt.cpu_summary()]
+    figures = [{**w["selfcheck"], "id": w["id"]} for w in summaries if isinstance(w.get("selfcheck"), dict)]
+    bounds = rt.settings.validity
+    checks = run_checks(records=records, workers=figures, open_loop=rt.settings.open_loop, bounds=bounds)
+    doc["validity"] = {**validity_block(checks, allowed=bounds.allow_invalid), "workers": figures}
+    doc["verdict"] = apply_to_verdict(doc["verdict"], doc["validity"])
 
 
 def _offered(s: Settings) -> float:

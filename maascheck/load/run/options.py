@@ -35,6 +35,7 @@ from maascheck.core.paths import refuse_shared_report_dir
 from maascheck.core.preflight import NO_PREFLIGHT, PREFLIGHT_RESULT
 from maascheck.load.client.limits import MIB, Limits
 from maascheck.load.measure.slo import Slo, parse_slo, read_slo_file
+from maascheck.load.measure.validity import Bounds
 from maascheck.load.run.brakes import BrakeSettings
 from maascheck.load.workload.payloads import OWNED_FIELDS, SCENARIOS, BodyOptions, parse_extra_body
 from maascheck.load.workload.workloads import Workload, build_workload
@@ -70,6 +71,8 @@ def _warmup_shorter(v: Values) -> str | None:
 
 
 BRAKES = "brakes (circuit breaker and backoff for failing requests)"
+VALIDITY = "run validity (the generator checks it kept up; docs/METRICS.md)"
+_BOUNDS = Bounds()
 _BRAKES = BrakeSettings()  # the brakes' defaults are the dataclass's
 
 LOAD_OPTIONS = OptionTable(
@@ -181,6 +184,18 @@ LOAD_OPTIONS = OptionTable(
             "backoff-cap", "longest backoff or Retry-After wait, seconds", number(0, above=True), _BRAKES.cap_s,
             example="10", metavar="S", group=BRAKES,
         ),
+        Option(
+            "allow-invalid", "exit by the SLOs even when the run is invalid (the generator fell behind)",
+            flag=True, group=VALIDITY,
+        ),
+        Option(
+            "max-dispatch-lag-ms", "open loop: invalid above this dispatch lag p99, ms", number(0, above=True),
+            _BOUNDS.max_dispatch_lag_ms, example="25", metavar="MS", group=VALIDITY,
+        ),
+        Option(
+            "max-loop-lag-ms", "invalid above this event-loop wake-up lag p99 of a worker, ms",
+            number(0, above=True), _BOUNDS.max_loop_lag_ms, example="25", metavar="MS", group=VALIDITY,
+        ),
         Option("reproduce", "the command that repeats the run", hidden=True, cli=False, env=False, reproduce=False),
         Option(
             "no-reports", "leave CSV, Markdown and HTML to the caller (`maascheck load` renders them itself)",
@@ -254,6 +269,7 @@ class Settings:
     render: bool = True
     brakes: BrakeSettings = field(default_factory=BrakeSettings)
     limits: Limits = field(default_factory=Limits)
+    validity: Bounds = field(default_factory=Bounds)
 
     @property
     def open_loop(self) -> bool:
@@ -329,5 +345,9 @@ def settings_from(options: Any, host: str | None) -> Settings:
             window_s=v.brake_window,
             max_error_rate=v.brake_error_rate,
             cap_s=v.backoff_cap,
+        ),
+        validity=Bounds(
+            max_dispatch_lag_ms=v.max_dispatch_lag_ms, max_loop_lag_ms=v.max_loop_lag_ms,
+            allow_invalid=bool(v.allow_invalid),
         ),
     )

@@ -11,6 +11,8 @@ constant arrivals are evenly spaced, and workers are offset by their index withi
 from __future__ import annotations
 
 import random
+import time
+from collections import deque
 from collections.abc import Callable
 
 NS = 1_000_000_000
@@ -38,6 +40,7 @@ class Pacer:
         self._offset = offset
         self._first = True
         self.issued = 0
+        self._ahead: deque[int] = deque()  # issued slots still in the future (users sleeping until them)
 
     def next_slot(self) -> int:
         """The next intended send time (never earlier than the previous one)."""
@@ -55,5 +58,14 @@ class Pacer:
             gap = gap * self._offset if self.arrival == "constant" else gap
         self._next += int(gap * NS)
         self.issued += 1
+        self.waiting(time.perf_counter_ns())
+        self._ahead.append(self._next)
         return self._next
+
+    def waiting(self, now_ns: int) -> int:
+        """Issued slots later than `now_ns`: users sleeping until their send time (not yet due)."""
+        ahead = self._ahead
+        while ahead and ahead[0] <= now_ns:
+            ahead.popleft()
+        return len(ahead)
 

@@ -15,6 +15,7 @@ from maascheck.load.run.options import Settings
 from maascheck.load.run.pacing import Pacer
 from maascheck.load.run.postprocess import Postprocessor
 from maascheck.load.run.recorder import RecordSink
+from maascheck.load.run.selfcheck import SelfCheck
 
 
 class Role(StrEnum):
@@ -84,6 +85,7 @@ class Runtime:
     brakes: Brakes = field(default_factory=Brakes)  # this process's circuit breaker and backoff
     brake_reason: str | None = None  # master: the first worker's breaker reason
     preflight: dict[str, Any] | None = None  # results.json `preflight` (local/master)
+    selfcheck: SelfCheck | None = None  # load-generating processes: loop lag, CPU, in-flight samples
 
     def now(self) -> int:
         """The run clock (perf_counter_ns)."""
@@ -108,6 +110,7 @@ class Runtime:
             "lost": False,
             "brakes": self.brakes.summary(),
             **self.gc.summary(),
+            "selfcheck": self.selfcheck.summary() if self.selfcheck else None,
         }
 
 
