@@ -14,6 +14,7 @@ from maascheck.load.report.tables import (
     baseline_table,
     error_kind_table,
     error_message_table,
+    invalid_note,
     load_table,
     metric_table,
     outcome_table,
@@ -23,6 +24,7 @@ from maascheck.load.report.tables import (
     target_table,
     throughput_table,
     tokens_table,
+    validity_table,
     verdict,
     warnings,
 )
@@ -49,6 +51,9 @@ def _verdict_block(docs: RunDocs) -> Html:
     if passed is None:
         return tag("div", "No verdict recorded.", cls="verdict")
     head = "PASS: every SLO met" if passed else "FAIL"
+    note = invalid_note(docs)
+    if note and not section(docs.results, "validity").get("allowed"):
+        head = "INVALID: the load generator fell behind, so the figures measure the client, not the target"
     if section(docs.results, "verdict").get("interrupted"):
         head = "INTERRUPTED: the run was cut short; no verdict on the target"
     items = [tag("div", head), ulist(reasons)] if reasons else [tag("div", head)]
@@ -96,6 +101,13 @@ def render_html(docs: RunDocs) -> str:
         body.append(
             tag("div", [tag("strong", "Client self-calibration and data warnings"), ulist(warns)], cls="warn")
         )
+    if section(docs.results, "validity"):
+        note = invalid_note(docs)
+        text = "Invalid: the load generator fell behind" if note else "Valid: the generator kept up"
+        if note and section(docs.results, "validity").get("allowed"):
+            text += " (allowed by --allow-invalid)"
+        head = tag("p", text, cls="verdict " + ("fail" if note else "pass"))
+        body.append(html_section("Run validity", head, _table(validity_table(docs)), anchor="validity"))
     body.append(html_section("SLOs", _table(slo_table(docs)), anchor="slos"))
     body.append(html_section("Protocol errors", _table(protocol_table(docs)), anchor="protocol"))
     repro = reproduce_line(docs)

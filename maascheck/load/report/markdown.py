@@ -14,6 +14,7 @@ from maascheck.load.report.tables import (
     baseline_table,
     error_kind_table,
     error_message_table,
+    invalid_note,
     load_table,
     metric_table,
     outcome_table,
@@ -23,6 +24,7 @@ from maascheck.load.report.tables import (
     target_table,
     throughput_table,
     tokens_table,
+    validity_table,
     verdict,
     warnings,
 )
@@ -55,6 +57,8 @@ def render_md(docs: RunDocs) -> str:
         + (
             "INTERRUPTED**"
             if section(docs.results, "verdict").get("interrupted")
+            else "INVALID**"
+            if invalid_note(docs) and not section(docs.results, "validity").get("allowed")
             else "PASS**"
             if passed
             else "FAIL**"
@@ -69,6 +73,12 @@ def render_md(docs: RunDocs) -> str:
         out.append("\n> **Warnings**\n>")
         out += [f"> - {md_escape(w)}" for w in warns]
     repro = reproduce_line(docs)
+    if section(docs.results, "validity"):
+        note = invalid_note(docs)
+        allowed = " (allowed by --allow-invalid)" if section(docs.results, "validity").get("allowed") else ""
+        head = f"**Invalid**{allowed}: the load generator fell behind.\n" if note else "Valid: the generator kept up.\n"
+        out += ["\n## Run validity\n", head]
+        out.append(md_table(validity_table(docs)))
     out += [
         "\n## SLOs\n",
         md_table(slo_table(docs)),

@@ -121,6 +121,29 @@ def verdict(docs: RunDocs) -> tuple[bool | None, list[str]]:
     return (passed if isinstance(passed, bool) else None), reasons
 
 
+def invalid_note(docs: RunDocs) -> str | None:
+    """Why the run is invalid (its generator fell behind), None when valid or not judged."""
+    v = section(docs.results, "validity")
+    if v.get("valid") is not False:
+        return None
+    checks = [c for c in v.get("checks") or [] if isinstance(c, dict) and c.get("ok") is False]
+    why = "; ".join(str(c.get("why")) for c in checks) or "a validity check failed"
+    return why + (" (allowed by --allow-invalid)" if v.get("allowed") else "")
+
+
+def validity_table(docs: RunDocs) -> Table:
+    """Each validity check with its figure, bound and result."""
+    table = Table(["check", "figure", "bound", "result", "why"])
+    for c in section(docs.results, "validity").get("checks") or []:
+        if not isinstance(c, dict):
+            continue
+        ok = c.get("ok")
+        result = "ok" if ok is True else "INVALID" if ok is False else "not applicable"
+        status = "pass" if ok is True else "fail" if ok is False else None
+        table.add([str(c.get("name")), fmt(c.get("value")), fmt(c.get("bound")), result, str(c.get("why"))], status)
+    return table
+
+
 def slo_unit(metric: str) -> str:
     """The unit of an SLO's metric ("" when unknown)."""
     return metric_meta(metric)[1]

@@ -10,8 +10,9 @@ Definitions (`maascheck sweep`):
   adding load past it mostly adds queueing. None when every step still scales (sweep higher).
 - **Capacity under SLOs**: the highest load of the run of passing steps that starts at the lowest
   step; a step passes when it met its SLOs *and* its `protocol_error_rate` is within the bound
-  (`maascheck.load.measure.protocol`: none by default, or the SLO that names it). A passing step
-  above a failing one is reported separately as `highest_passing`, and is not trusted as capacity.
+  (`maascheck.load.measure.protocol`: none by default, or the SLO that names it) *and* the run was
+  valid (`maascheck.load.measure.validity`: the generator kept up; `--allow-invalid` does not change
+  this). A passing step above a failing one is reported separately as `highest_passing`, and is not trusted as capacity.
   None when the lowest step fails.
 
 vLLM's `serve_sla` instead bisects one knob with a PCHIP fit of the SLO margin
@@ -43,11 +44,12 @@ class Step:
     error_rate: float | None = None
     slos: list[dict[str, Any]] = field(default_factory=list)
     protocol_error_rate: float | None = None  # None: not measured (runs before the protocol taxonomy)
+    valid: bool | None = None  # results.json validity.valid (None: not judged, runs before the checks)
 
     @property
     def within_bounds(self) -> bool:
-        """Met its SLOs and its protocol-error bound (an SLO naming `protocol_error_rate`, else none allowed)."""
-        return self.passed is True and not self.protocol_broken
+        """Met its SLOs, its protocol-error bound (an SLO naming `protocol_error_rate`, else none) and was valid."""
+        return self.passed is True and not self.protocol_broken and self.valid is not False
 
     @property
     def protocol_broken(self) -> bool:
@@ -141,6 +143,8 @@ def find_capacity(steps: Sequence[Step]) -> Capacity:
 
 
 def _failed(step: Step) -> str:
+    if step.valid is False:
+        return "was an invalid run (the load generator fell behind)"
     if step.passed is True and step.protocol_broken:
         return f"broke the protocol on {(step.protocol_error_rate or 0) * 100:.2f} % of its responses"
     return "failed its SLOs"

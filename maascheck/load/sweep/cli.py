@@ -17,7 +17,8 @@ sweep.json (`"schema": "maascheck/sweep-results/1"`):
           passed, requests {total, ok, failed, error_rate}, throughput {output_tokens_per_s,
           total_tokens_per_s, requests_per_s, goodput_rps}, achieved_rps, measured_s,
           metrics {ttft_ms|itl_ms|tpot_ms|e2e_ms: {count, mean, p50, p90, p95, p99, max}},
-          slos [as in results.json], efficiency, client_saturated, client_warnings}];
+          slos [as in results.json], efficiency, client_saturated, client_warnings,
+          valid (results.json validity.valid; an invalid step is never the capacity)}];
   result {capacity, highest_passing, capacity_reason, knee, knee_reason, stopped_early, exit_code};
   files {json, csv, md, html}.
 """

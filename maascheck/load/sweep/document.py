@@ -45,6 +45,7 @@ def step_entry(level: float, mode: str, run: StepRun, has_slos: bool) -> dict[st
         "efficiency": None,
         "client_saturated": False,
         "client_warnings": [],
+        "valid": None,
     }
     if doc is None:
         entry["status"] = "error"
@@ -75,6 +76,7 @@ def step_entry(level: float, mode: str, run: StepRun, has_slos: bool) -> dict[st
             "slos": [s for s in doc.get("slos") or [] if isinstance(s, dict)],
             "client_saturated": bool(client.get("saturated")),
             "client_warnings": [str(w) for w in client.get("warnings") or []],
+            "valid": valid if isinstance(valid := section(doc, "validity").get("valid"), bool) else None,
         }
     )
     if entry["requests"].get("error_rate") is None and num(req.get("total")):
@@ -98,6 +100,7 @@ def analyse(doc: dict[str, Any]) -> None:
             error_rate=num(s["requests"].get("error_rate")),
             slos=s["slos"],
             protocol_error_rate=num(s.get("protocol_error_rate")),
+            valid=s.get("valid") if isinstance(s.get("valid"), bool) else None,
         )
         for s in doc["steps"]
     ]

@@ -192,6 +192,8 @@ def _warnings(doc: dict[str, Any]) -> list[str]:
     for s in doc.get("steps") or []:
         if s.get("error"):
             out.append(f"{s.get('label')}: {s['error']}")
+        if s.get("valid") is False:
+            out.append(f"{s.get('label')}: invalid run (the load generator fell behind); not counted as capacity")
         if s.get("client_saturated"):
             out.append(
                 f"{s.get('label')}: the load generator was saturated; its latencies include client delay"
