@@ -4,7 +4,8 @@ A run is *invalid* when the generator fell behind, because its latencies then in
 and the offered load was not delivered. Each check is a `Check` (name, figure, bound, ok, why);
 `ok` is None when the check does not apply (closed loop has no schedule; too few samples).
 
-- `dispatch_lag_p99_ms` (open loop): p99 of actual − intended send time over the measured requests.
+- `dispatch_lag_p99_ms` (open loop): p99 of actual − intended send time over the measured requests
+  (those cancelled by the stop left out).
 - `client_cpu_saturated_share`: per worker, the share of 1 s intervals in which the process used at
   least `SATURATED_CORE_SHARE` of one core (`time.process_time` over wall time, sampled in the worker);
   the worst worker's share above `MAX_SATURATED_SHARE` ("most of the run") is invalid.
@@ -28,7 +29,7 @@ from typing import Any
 
 from maascheck.load.measure.stats import percentile
 
-DEFAULT_MAX_DISPATCH_LAG_MS = 25.0
+DEFAULT_MAX_DISPATCH_LAG_MS = 50.0
 DEFAULT_MAX_LOOP_LAG_MS = 25.0
 SATURATED_CORE_SHARE = 0.95
 MAX_SATURATED_SHARE = 0.5
@@ -205,7 +206,8 @@ def run_checks(
     bounds: Bounds,
 ) -> list[Check]:
     """Every check of a run: `records` all of them, `workers` the per-worker self-check summaries."""
-    measured = [r.get("dispatch_lag_ms") for r in records if not r.get("warmup")]
+    # A request cancelled by the stop left while the hub was stopping hundreds of users: not the schedule's lag.
+    measured = [r.get("dispatch_lag_ms") for r in records if not r.get("warmup") and r.get("outcome") != "cancelled"]
     return [
         dispatch_lag_check(measured, open_loop=open_loop, bound_ms=bounds.max_dispatch_lag_ms),
         cpu_check(workers),

@@ -64,6 +64,7 @@ def register() -> None:
     hooks.init_command_line_parser.add_listener(_on_parser)
     hooks.init.add_listener(_on_init)
     hooks.test_start.add_listener(_on_test_start)
+    hooks.test_stopping.add_listener(_on_test_stopping)
     hooks.test_stop.add_listener(_on_test_stop)
     hooks.quitting.add_listener(_on_quitting)
 
@@ -181,17 +182,18 @@ def _in_flight_counter(rt: Runtime, runner: Any) -> Callable[[int], int]:
 
     Closed loop: every running user (each is meant to stream without pause), until the quota is
     claimed or the breaker tripped; then, as in the open loop, the requests started and not finished,
-    less those waiting for parsing and (open loop) those whose send time has not come.
+    less those waiting for parsing and (open loop) those whose send time has not come; never more
+    than the running users (users stopped at the end of the run had a slot, but send nothing).
     """
 
     def count(now_ns: int) -> int:
-        b = rt.budget
+        b, users = rt.budget, int(runner.user_count)  # a stopped user has nothing in flight
         started = b.started - b.finished - (rt.post.pending if rt.post is not None else 0)
         if rt.pacer is not None:
-            return max(started - rt.pacer.waiting(now_ns), 0)
+            return min(max(started - rt.pacer.waiting(now_ns), 0), users)
         if rt.brakes.tripped or (b.quota is not None and b.started >= b.quota):
-            return max(started, 0)
-        return int(runner.user_count)
+            return min(max(started, 0), users)
+        return users
 
     return count
 
@@ -295,11 +297,18 @@ def _on_done(environment: Any, msg: Any, **_kw: Any) -> None:
         )
 
 
+def _on_test_stopping(environment: Any, **_kw: Any) -> None:
+    """The self-check samples end before users are stopped (a stopping hub is not the run's)."""
+    rt = getattr(environment, ATTR, None)
+    if isinstance(rt, Runtime) and rt.selfcheck is not None:
+        rt.selfcheck.stop()
+
+
 def _on_test_stop(environment: Any, **_kw: Any) -> None:
     rt = getattr(environment, ATTR, None)
     if not isinstance(rt, Runtime) or rt.sink is None:
         return
-    if rt.selfcheck is not None:  # users are stopped by now: the samples end here
+    if rt.selfcheck is not None:  # stopped at test_stopping already, unless Locust skipped it
         rt.selfcheck.stop()
     if rt.post is not None:  # users are stopped by now (cancelled requests recorded): finish the rest
         rt.post.drain()
