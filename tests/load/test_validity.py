@@ -363,3 +363,10 @@ def test_a_starved_generator_is_marked_invalid(sim_url: str, tmp_path: Path) -> 
     assert "event_loop_lag_p99_ms" in failed, doc["validity"]
     assert doc["verdict"]["invalid"] is True and any(r.startswith("invalid run: ") for r in doc["verdict"]["reasons"])
     assert "verdict: INVALID (reason: " in text
+
+
+def test_little_is_not_judged_while_the_brakes_pace_the_users() -> None:
+    records = closed_records("w0", 8, 0.2, 0.05, 10)  # would fire (see above)
+    check = v.little_check([{**sampled("w0", 8.0), "held_share": 0.3}], records)
+    assert check.ok is None and "brakes held sends back in 30 %" in check.why
+    assert v.little_check([{**sampled("w0", 8.0), "held_share": 0.01}], records).ok is False

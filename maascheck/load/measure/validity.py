@@ -17,6 +17,7 @@ and the offered load was not delivered. Each check is a `Check` (name, figure, b
   in-flight time inside the same window ÷ the window: completed rate × mean duration, edge requests
   counted for their part inside). |L − λW| / L above `MAX_LITTLE_ERROR` means the users were not
   sending as often as the generator intended (waiting on parsing, on the hub, or lost records).
+  Not judged when the brakes held sends back (backoff, Retry-After) in over 5 % of the samples.
 Bounds and their reasons: docs/METRICS.md ("Run validity").
 """
 
@@ -37,6 +38,7 @@ MAX_LITTLE_ERROR = 0.10
 LOOP_TICK_MS = 10.0
 CPU_INTERVAL_S = 1.0
 MIN_LITTLE_WINDOW_S = 1.0
+MAX_HELD_SHARE = 0.05
 _BUCKET_MS = 0.1
 _MAX_BUCKET = 600_000  # 60 s: later wake-ups are counted in the last bucket
 
@@ -177,6 +179,13 @@ def little_check(workers: Sequence[dict[str, Any]], records: Sequence[dict[str, 
     `records` are every record (warm-up ones too: their part inside the window counts).
     """
     name, bound = "littles_law_error", MAX_LITTLE_ERROR
+    held = max((float(w.get("held_share") or 0.0) for w in workers), default=0.0)
+    if held > MAX_HELD_SHARE:
+        why = (
+            f"the brakes held sends back in {held * 100:.0f} % of the samples (failing requests): "
+            "the users were paced on purpose"
+        )
+        return Check(name, None, bound, None, why)
     big_l = lam_w = 0.0
     for w in workers:
         a, b, mean = w.get("inflight_from_s"), w.get("inflight_to_s"), w.get("inflight_mean")

@@ -96,6 +96,7 @@ class Brakes:
     _window_total: int = 0
     _window_failed: int = 0
     _kinds: Counter[str] = field(default_factory=Counter)
+    _ahead: deque[float] = field(default_factory=deque)  # backoff slots still in the future (users waiting)
 
     @property
     def tripped(self) -> bool:
@@ -108,7 +109,17 @@ class Brakes:
             return 0.0
         slot = max(now, self._next_slot, self._hold_until)
         self._next_slot = slot + self._gap()
+        if slot > now:
+            self.holding(now)
+            self._ahead.append(slot)
         return slot - now
+
+    def holding(self, now: float) -> int:
+        """Sends held back at `now` (perf_counter seconds): users sleeping out a backoff or Retry-After."""
+        ahead = self._ahead
+        while ahead and ahead[0] <= now:
+            ahead.popleft()
+        return len(ahead)
 
     def _gap(self) -> float:
         """The spacing of sends after `consecutive` failures: base * 2**(k-1), capped; 0 without failures."""

@@ -167,7 +167,7 @@ def _on_test_start(environment: Any, **_kw: Any) -> None:
         gevent.spawn(_housekeeping, rt)
         rt.selfcheck = SelfCheck(
             t0_ns=rt.t0_ns, warmup_s=s.warmup, in_flight=_in_flight_counter(rt, runner),
-            waited_s=lambda: rt.brakes.waited_s,
+            held=lambda now_ns: rt.brakes.holding(now_ns / 1e9),
         )  # fmt: skip
         rt.selfcheck.start()
     if role == Role.WORKER:
@@ -182,18 +182,20 @@ def _in_flight_counter(rt: Runtime, runner: Any) -> Callable[[int], int]:
 
     Closed loop: every running user (each is meant to stream without pause), until the quota is
     claimed or the breaker tripped; then, as in the open loop, the requests started and not finished,
-    less those waiting for parsing and (open loop) those whose send time has not come; never more
-    than the running users (users stopped at the end of the run had a slot, but send nothing).
+    less those waiting for parsing and (open loop) those whose send time has not come; users sleeping
+    out a backoff are not meant to be in flight; never more than the running users (users stopped at
+    the end of the run had a slot, but send nothing).
     """
 
     def count(now_ns: int) -> int:
         b, users = rt.budget, int(runner.user_count)  # a stopped user has nothing in flight
-        started = b.started - b.finished - (rt.post.pending if rt.post is not None else 0)
+        held = rt.brakes.holding(now_ns / 1e9)  # the brakes' clock is perf_counter seconds
+        started = b.started - b.finished - (rt.post.pending if rt.post is not None else 0) - held
         if rt.pacer is not None:
             return min(max(started - rt.pacer.waiting(now_ns), 0), users)
         if rt.brakes.tripped or (b.quota is not None and b.started >= b.quota):
             return min(max(started, 0), users)
-        return users
+        return max(users - held, 0)
 
     return count
 

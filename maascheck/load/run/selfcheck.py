@@ -27,12 +27,14 @@ class SelfCheck:
         t0_ns: int,
         warmup_s: float,
         in_flight: Callable[[int], int],
-        waited_s: Callable[[], float] = lambda: 0.0,
+        held: Callable[[int], int] = lambda _now_ns: 0,
     ) -> None:
         self.t0_ns = t0_ns
         self.warmup_s = warmup_s
         self.in_flight = in_flight
-        self.waited_s = waited_s  # seconds users slept on purpose (backoff): not meant to be in flight
+        self.held = held  # sends the brakes hold back (backoff, Retry-After): paced on purpose
+        self._samples = 0
+        self._held_samples = 0
         self.lag = LagHistogram()
         self.cpu_intervals = 0
         self.cpu_saturated = 0
@@ -40,7 +42,6 @@ class SelfCheck:
         self._area = 0.0
         self._from_s: float | None = None
         self._to_s: float | None = None
-        self._waited0 = 0.0
         self._greenlet: gevent.Greenlet[[], None] | None = None
 
     def start(self) -> None:
@@ -70,11 +71,14 @@ class SelfCheck:
             if measured:
                 self.lag.add((now - before - tick) * 1000)
             n = self.in_flight(now_ns)
+            if measured:
+                self._samples += 1
+                self._held_samples += self.held(now_ns) > 0
             if measured and prev_s is not None and prev_s >= self.warmup_s:
                 self._area += prev_n * (run_s - prev_s)
                 self._to_s = run_s
             elif measured:
-                self._from_s, self._waited0 = run_s, self.waited_s()
+                self._from_s = run_s
             prev_s, prev_n = run_s, n
             if now - cpu_t >= CPU_INTERVAL_S:
                 cpu = time.process_time()
@@ -90,7 +94,7 @@ class SelfCheck:
         mean = None
         a, b = self._from_s, self._to_s
         if a is not None and b is not None and b > a:
-            mean = max(self._area - (self.waited_s() - self._waited0), 0.0) / (b - a)
+            mean = self._area / (b - a)
         return {
             "loop_lag_samples": self.lag.n,
             "loop_lag_p99_ms": self.lag.quantile(0.99),
@@ -101,4 +105,5 @@ class SelfCheck:
             "inflight_mean": None if mean is None else round(mean, 4),
             "inflight_from_s": None if a is None else round(a, 6),
             "inflight_to_s": None if b is None else round(b, 6),
+            "held_share": round(self._held_samples / self._samples, 4) if self._samples else None,
         }
