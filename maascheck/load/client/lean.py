@@ -62,6 +62,14 @@ class StreamClient:
             finally:
                 self._sock = None
 
+    def warm(self) -> None:
+        """Open the connection now if none is open (a failure is left to the next request to report)."""
+        if self._sock is None:
+            try:
+                self._sock = self._connect()
+            except OSError:
+                self.close()
+
     def _connect(self) -> socket.socket:
         sock = socket.create_connection((self.endpoint.host, self.endpoint.port), timeout=self.limits.connect_s)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

@@ -75,6 +75,14 @@ class ReactorClient:
             self._sock.close()
             self._sock = None
 
+    def warm(self) -> None:
+        """Open the connection now if none is open (a failure is left to the next request to report)."""
+        if self._sock is None:
+            try:
+                self._connect()
+            except OSError:
+                self.close()
+
     def _connect(self) -> None:
         sock = socket.create_connection(
             (self.endpoint.host, self.endpoint.port), timeout=self.limits.connect_s

@@ -27,9 +27,8 @@ from maascheck.core.preflight import write_findings
 from maascheck.load.client.http11 import Endpoint
 from maascheck.load.entry import LOCUSTFILE
 from maascheck.load.measure.slo import parse_all
-from maascheck.load.run.options import LOAD_OPTIONS
+from maascheck.load.run.options import LOAD_OPTIONS, trace_run_time, workload_of
 from maascheck.load.run.preflight_hook import run_for_load
-from maascheck.load.workload.workloads import build_workload
 
 CLASS_OF = {
     "chat": "ChatUser",
@@ -43,6 +42,8 @@ STOP_GRACE_S = 30.0
 def _closed_or_open(v: Values) -> str | None:
     if v.rate is not None and "users" in v.given:
         return "give --users (closed loop) or --rate (open loop), not both; e.g. --rate 5 --pool 64"
+    if str(v.workload).startswith("trace:") and "users" in v.given:
+        return "a trace replays open loop: give its user pool as --pool, not --users; e.g. --pool 64"
     return None
 
 
@@ -57,7 +58,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def resolve(args: argparse.Namespace) -> Values:
     """The validated options of `args`, every input checked before any request (ConfigError: exit 2)."""
     v = CLI_OPTIONS.resolve(CLI_OPTIONS.raw_from(args))
-    build_workload(v.workload, v.input_tokens, v.output_tokens, prefix_tokens=v.prefix_tokens)
+    workload = workload_of(v)
+    run_time = trace_run_time(workload, v)
+    if run_time is not None:  # a trace without --run-time: its replay length plus a tail
+        v = v.replace(run_time=float(run_time))
+    if workload.trace is not None and v.pool is None:
+        v = v.replace(pool=max(16, math.ceil(workload.trace.mean_rps * 10)))
     if v.slo_file:
         parse_all([], [v.slo_file])
     Endpoint.parse(v.base_url)  # a bad URL is a usage error before Locust starts
@@ -72,6 +78,8 @@ def pool_size(v: Values) -> int:
     """Locust users: the closed-loop streams, or the open-loop pool (enough for 10 s of arrivals)."""
     if v.rate:
         return int(v.pool or max(16, math.ceil(v.rate * 10)))
+    if str(v.workload).startswith("trace:"):  # `resolve` sized it from the trace's mean rate
+        return int(v.pool or 16)
     return int(v.users)
 
 

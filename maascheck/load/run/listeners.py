@@ -35,6 +35,7 @@ from maascheck.load.run.postprocess import Postprocessor
 from maascheck.load.run.preflight_hook import preflight_on_init
 from maascheck.load.run.recorder import JsonlWriter, RecordSink, decode_lines, encode, read_jsonl
 from maascheck.load.run.runtime import ATTR, Budget, Message, Role, Runtime, runtime_of
+from maascheck.load.run.trace_replay import TraceFeed, trace_block
 
 log = logging.getLogger("maascheck.load")
 SATURATED_CPU_PERCENT = 90.0
@@ -146,7 +147,11 @@ def _on_test_start(environment: Any, **_kw: Any) -> None:
     rt.brakes = Brakes(s.brakes.for_share(n_workers))
     if s.max_requests:
         rt.budget = Budget(s.max_requests // n_workers + (1 if index < s.max_requests % n_workers else 0))
-    if s.open_loop and role != Role.MASTER:
+    if s.workload.trace is not None and role != Role.MASTER:
+        rt.trace = TraceFeed(
+            s.workload.trace, s.workload.trace_prompt(), t0_ns=rt.t0_ns, index=index, workers=n_workers
+        )
+    elif s.open_loop and role != Role.MASTER:
         rt.pacer = Pacer(
             s.level,
             arrival=s.arrival,
@@ -182,10 +187,11 @@ def _housekeeping(rt: Runtime) -> None:
 
 
 def _watch_quota(environment: Any, rt: Runtime) -> None:
-    """Worker: tell the master once this worker's share of --max-requests has finished."""
-    while not rt.budget.exhausted:
+    """Worker: tell the master once this worker's share of --max-requests (or of the trace) has finished."""
+    while not (rt.budget.exhausted or rt.trace_done):
         gevent.sleep(0.05)
-    environment.runner.send_message(Message.DONE, {"id": rt.worker_id})
+    reason = "max_requests" if rt.budget.exhausted else "trace_end"
+    environment.runner.send_message(Message.DONE, {"id": rt.worker_id, "reason": reason})
 
 
 def _watch_brakes(environment: Any, rt: Runtime) -> None:
@@ -213,10 +219,14 @@ def _control(environment: Any, rt: Runtime) -> None:
             rt.stopped_by = "circuit_breaker"
         elif rt.role == Role.LOCAL and rt.budget.exhausted:
             rt.stopped_by = "max_requests"
-        elif rt.role == Role.MASTER and s.max_requests:
+        elif rt.role == Role.LOCAL and rt.trace_done:
+            rt.stopped_by = "trace_end"
+        elif rt.role == Role.MASTER and (s.max_requests or s.workload.trace is not None):
             expected = max(int(getattr(environment.parsed_options, "expect_workers", 1) or 1), 1)
-            if sum(1 for w in rt.workers.values() if w.get("done")) >= expected:
-                rt.stopped_by = "max_requests"
+            done = [w for w in rt.workers.values() if w.get("done")]
+            if len(done) >= expected:
+                quota = any(w["done"] == "max_requests" for w in done) or s.workload.trace is None
+                rt.stopped_by = "max_requests" if quota else "trace_end"
         if rt.interrupted:  # a signal stopped the run (`_interrupt`)
             return
         if rt.stopped_by:
@@ -262,8 +272,8 @@ def _on_final(environment: Any, msg: Any, **_kw: Any) -> None:
 def _on_done(environment: Any, msg: Any, **_kw: Any) -> None:
     rt = getattr(environment, ATTR, None)
     if isinstance(rt, Runtime):
-        rt.workers.setdefault(msg.data["id"], {"id": msg.data["id"], "requests": 0, "lost": True})["done"] = (
-            True
+        rt.workers.setdefault(msg.data["id"], {"id": msg.data["id"], "requests": 0, "lost": True})["done"] = str(
+            msg.data.get("reason") or "max_requests"
         )
 
 
@@ -401,6 +411,8 @@ def results_document(rt: Runtime, environment: Any) -> dict[str, Any]:
         "max_requests": s.max_requests or None,
         "offered_rps": _offered(s) if s.open_loop else None,
     }
+    if s.workload.trace is not None:  # the trace's mean rate over its replay (the shape plays no part)
+        load.update(rate_rps=None, arrival="trace", offered_rps=round(s.workload.trace.mean_rps, 3))
     workers = (
         [
             {"id": w["id"], "requests": w.get("requests", 0), "lost": bool(w.get("lost"))}
@@ -434,6 +446,8 @@ def results_document(rt: Runtime, environment: Any) -> dict[str, Any]:
         [r for r in records if not r.get("warmup")],
         {**doc["load"], "measured_s": doc["run"]["measured_s"]},
     )
+    if s.workload.trace is not None:
+        doc["trace"] = trace_block(s.workload.trace, records)
     _add_brakes(doc, rt)
     if rt.preflight is not None:
         doc["preflight"] = rt.preflight

@@ -15,6 +15,7 @@ from maascheck.load.run.options import Settings
 from maascheck.load.run.pacing import Pacer
 from maascheck.load.run.postprocess import Postprocessor
 from maascheck.load.run.recorder import RecordSink
+from maascheck.load.run.trace_replay import TraceFeed
 
 
 class Role(StrEnum):
@@ -75,6 +76,7 @@ class Runtime:
     budget: Budget = field(default_factory=lambda: Budget(None))
     sink: RecordSink | None = None
     pacer: Pacer | None = None
+    trace: TraceFeed | None = None  # a trace replay: this process's share of the records
     seq: int = 0
     stopped_by: str | None = None
     interrupted: bool = False  # Ctrl-C or SIGTERM stopped the run
@@ -84,6 +86,11 @@ class Runtime:
     brakes: Brakes = field(default_factory=Brakes)  # this process's circuit breaker and backoff
     brake_reason: str | None = None  # master: the first worker's breaker reason
     preflight: dict[str, Any] | None = None  # results.json `preflight` (local/master)
+
+    @property
+    def trace_done(self) -> bool:
+        """A trace replay whose share was all handed out and whose every started request finished."""
+        return self.trace is not None and self.trace.exhausted and self.budget.finished >= self.budget.started
 
     def now(self) -> int:
         """The run clock (perf_counter_ns)."""

@@ -30,6 +30,7 @@ from maascheck.load.workload.payloads import SCENARIOS, build_body
 from maascheck.load.workload.workloads import Prompt
 
 _IDLE_S = 3600.0
+SPIN_S = 0.002
 
 
 class StreamingUser(User):
@@ -47,7 +48,9 @@ class StreamingUser(User):
         headers = {"Authorization": f"Bearer {self.rt.api_key}"} if self.rt.api_key else {}
         self.client = open_client(Endpoint.parse(s.host), headers, limits=s.limits)
         StreamingUser._ids += 1
-        self._next_prompt: Callable[[], Prompt] = s.workload.sampler(StreamingUser._ids)
+        self._next_prompt: Callable[[], Prompt] | None = (
+            None if self.rt.trace is not None else s.workload.sampler(StreamingUser._ids)
+        )
         self._path = SCENARIOS[self.scenario]
 
     def on_stop(self) -> None:
@@ -58,21 +61,27 @@ class StreamingUser(User):
     def stream_one(self) -> None:
         """Send one streamed request and record it."""
         rt = self.rt
-        if rt.brakes.tripped or not rt.budget.try_start():
-            gevent.sleep(_IDLE_S)  # quota used or breaker tripped: idle until the controller stops the test
+        trace_done = rt.trace is not None and rt.trace.exhausted
+        if rt.brakes.tripped or trace_done or not rt.budget.try_start():
+            gevent.sleep(_IDLE_S)  # quota or trace used, or breaker tripped: idle until the controller stops the test
             return
+        item = rt.trace.next() if rt.trace is not None else None  # claimed before any yield: not exhausted
         backoff = rt.brakes.wait_s(time.perf_counter())  # 0 unless requests are failing
         if backoff > 0:
             gevent.sleep(backoff)
             rt.brakes.waited(backoff)
         intended = None
-        if rt.pacer is not None:
-            intended = rt.pacer.next_slot()
-            delay = (intended - rt.now()) / 1e9
-            if delay > 0:
-                gevent.sleep(delay)
-        prompt = self._next_prompt()
-        body = build_body(self.scenario, prompt, rt.settings.body)
+        if item is not None:  # a trace record: body and connection are made before its time, so it leaves on time
+            intended = item[0]
+            body = build_body(self.scenario, item[1], rt.settings.body)
+            self.client.warm()
+            self._wait_until(intended)
+        else:
+            if rt.pacer is not None:
+                intended = rt.pacer.next_slot()
+                self._wait_until(intended)
+            assert self._next_prompt is not None
+            body = build_body(self.scenario, self._next_prompt(), rt.settings.body)
         try:
             result = self.client.post_stream(self._path, body)
         except StreamCancelled as stop:  # the run stopped mid-stream: keep what was measured, then exit
@@ -83,6 +92,20 @@ class StreamingUser(User):
             self._record(result, intended, parse_stream(result.events, result.event_times_ns))
         else:  # parsed and recorded off this greenlet, in short slices; the next request leaves now
             rt.post.submit(result, lambda res, chunks: self._record(res, intended, chunks))
+
+    def _wait_until(self, intended_ns: int) -> None:
+        """Sleep until `SPIN_S` before `intended_ns`, then yield to the hub until it is due.
+
+        A wake-up from a sleep can come late by the OS scheduler's latency (milliseconds on a busy
+        machine) and libev times a sleep from its cached clock (refreshed first); the last
+        `SPIN_S` are spent yielding (`sleep(0)`: other greenlets and the sockets still run).
+        """
+        gevent.get_hub().loop.update_now()
+        delay = (intended_ns - self.rt.now()) / 1e9
+        if delay > SPIN_S:
+            gevent.sleep(delay - SPIN_S)
+        while self.rt.now() < intended_ns:
+            gevent.sleep(0)
 
     def _record(self, result: StreamResult, intended: int | None, chunks: list[Chunk]) -> None:
         rt = self.rt
