@@ -23,6 +23,7 @@ from maascheck.load.report.tables import (
     target_table,
     throughput_table,
     tokens_table,
+    trace_table,
     verdict,
     warnings,
 )
@@ -127,6 +128,9 @@ def render_html(docs: RunDocs) -> str:
         )
     )
     body.append(html_section("Token accounting", _table(tokens_table(docs)), anchor="tokens"))
+    replay = trace_table(docs)
+    if replay is not None:
+        body.append(html_section("Trace replay", _table(replay), anchor="trace"))
     base = baseline_table(docs)
     if base is not None:
         body.append(

@@ -23,6 +23,7 @@ from maascheck.load.report.tables import (
     target_table,
     throughput_table,
     tokens_table,
+    trace_table,
     verdict,
     warnings,
 )
@@ -92,6 +93,9 @@ def render_md(docs: RunDocs) -> str:
         "## Token accounting\n",
         md_table(tokens_table(docs)),
     ]
+    replay = trace_table(docs)
+    if replay is not None:
+        out += ["## Trace replay\n", md_table(replay)]
     base = baseline_table(docs)
     if base is not None:
         out += [

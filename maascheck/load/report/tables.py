@@ -248,6 +248,28 @@ def tokens_table(docs: RunDocs) -> Table:
     return table
 
 
+def trace_table(docs: RunDocs) -> Table | None:
+    """The trace replay (results.json `trace`): what was replayed and how late requests left; None otherwise."""
+    tr = docs.results.get("trace")
+    if not isinstance(tr, dict):
+        return None
+    lag = tr.get("dispatch_lag_ms") if isinstance(tr.get("dispatch_lag_ms"), dict) else {}
+    table = Table(["setting", "value"])
+    for label, value in (
+        ("trace file", tr.get("path")),
+        ("format (timestamp unit, tokens per hash id)", f"{tr.get('format')}, {fmt(tr.get('block_tokens'))}"),
+        ("records in the file / in the window", f"{fmt(tr.get('records'))} / {fmt(tr.get('window_records'))}"),
+        ("window (trace time)", tr.get("window")),
+        ("speed", tr.get("speed")),
+        ("replay length (s)", tr.get("replay_s")),
+        ("requests sent", tr.get("requests_sent")),
+        ("whole window sent", tr.get("complete")),
+        ("dispatch lag p50 / p99 / max (ms)", " / ".join(fmt(lag.get(k)) for k in ("p50", "p99", "max"))),
+    ):
+        table.add([label, _compact(value)])
+    return table
+
+
 def baseline_table(docs: RunDocs) -> Table | None:
     """The baseline comparison, or None when the run was not compared."""
     base = docs.results.get("baseline")
