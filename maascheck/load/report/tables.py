@@ -253,7 +253,8 @@ def trace_table(docs: RunDocs) -> Table | None:
     tr = docs.results.get("trace")
     if not isinstance(tr, dict):
         return None
-    lag = tr.get("dispatch_lag_ms") if isinstance(tr.get("dispatch_lag_ms"), dict) else {}
+    got = tr.get("dispatch_lag_ms")
+    lag: dict[str, Any] = got if isinstance(got, dict) else {}
     table = Table(["setting", "value"])
     for label, value in (
         ("trace file", tr.get("path")),

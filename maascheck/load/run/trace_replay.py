@@ -15,7 +15,7 @@ from maascheck.load.measure.stats import percentile
 from maascheck.load.workload.trace import TracePlan
 from maascheck.load.workload.workloads import Prompt
 
-START_S = 0.5
+START_S = 1.0
 NS = 1_000_000_000
 
 

@@ -25,12 +25,12 @@ from maascheck.load.client.reactor import open_client
 from maascheck.load.client.result import StreamCancelled, StreamResult
 from maascheck.load.measure.events import Chunk, parse_stream
 from maascheck.load.measure.metrics import request_record
+from maascheck.load.run.pacing import wait_until
 from maascheck.load.run.runtime import Runtime, runtime_of
 from maascheck.load.workload.payloads import SCENARIOS, build_body
 from maascheck.load.workload.workloads import Prompt
 
 _IDLE_S = 3600.0
-SPIN_S = 0.002
 
 
 class StreamingUser(User):
@@ -75,11 +75,11 @@ class StreamingUser(User):
             intended = item[0]
             body = build_body(self.scenario, item[1], rt.settings.body)
             self.client.warm()
-            self._wait_until(intended)
+            wait_until(intended)
         else:
             if rt.pacer is not None:
                 intended = rt.pacer.next_slot()
-                self._wait_until(intended)
+                wait_until(intended)
             assert self._next_prompt is not None
             body = build_body(self.scenario, self._next_prompt(), rt.settings.body)
         try:
@@ -92,20 +92,6 @@ class StreamingUser(User):
             self._record(result, intended, parse_stream(result.events, result.event_times_ns))
         else:  # parsed and recorded off this greenlet, in short slices; the next request leaves now
             rt.post.submit(result, lambda res, chunks: self._record(res, intended, chunks))
-
-    def _wait_until(self, intended_ns: int) -> None:
-        """Sleep until `SPIN_S` before `intended_ns`, then yield to the hub until it is due.
-
-        A wake-up from a sleep can come late by the OS scheduler's latency (milliseconds on a busy
-        machine) and libev times a sleep from its cached clock (refreshed first); the last
-        `SPIN_S` are spent yielding (`sleep(0)`: other greenlets and the sockets still run).
-        """
-        gevent.get_hub().loop.update_now()
-        delay = (intended_ns - self.rt.now()) / 1e9
-        if delay > SPIN_S:
-            gevent.sleep(delay - SPIN_S)
-        while self.rt.now() < intended_ns:
-            gevent.sleep(0)
 
     def _record(self, result: StreamResult, intended: int | None, chunks: list[Chunk]) -> None:
         rt = self.rt
