@@ -269,8 +269,8 @@ print(json.dumps({"p50": late[len(late) // 2], "p99": late[int(len(late) * 0.99)
 """
 
 
-def replay(url: str, out: Path, *extra: str, timeout: float = 170) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Run `maascheck load` on a trace; results.json (schema-checked) and its records."""
+def replay(url: str, out: Path, *extra: str, timeout: float = 170) -> tuple[dict[str, Any], list[dict[str, Any]], str]:
+    """Run `maascheck load` on a trace; results.json (schema-checked), its records and the console output."""
     argv = [
         sys.executable, "-m", "maascheck.cli", "load", "--base-url", url, "--model", "sim-chat",
         "--report-dir", str(out), "--api-key-env", KEY_ENV, *extra,
@@ -281,7 +281,7 @@ def replay(url: str, out: Path, *extra: str, timeout: float = 170) -> tuple[dict
     assert (out / "results.json").exists(), proc.stderr[-3000:]
     doc = json.loads((out / "results.json").read_text())
     assert schemas.errors("load-results", doc) == []
-    return doc, list(read_jsonl(out / "requests.jsonl"))
+    return doc, list(read_jsonl(out / "requests.jsonl")), proc.stdout
 
 
 def _intended(plan: TracePlan) -> list[float]:
@@ -293,7 +293,7 @@ def test_a_window_at_double_speed_replays_its_records_at_their_times(tmp_path: P
     """Window 10s:14s at speed 2: the window's records, each intended at START_S + (t - 10 s) / 2."""
     plan = TracePlan(load_trace("synthetic-2000"), speed=2.0, window=(10.0, 14.0))
     with running_simulator() as url:
-        doc, records = replay(
+        doc, records, out = replay(
             url, tmp_path, "--workload", "trace:synthetic-2000", "--trace-speed", "2", "--trace-window", "10s:14s"
         )
     tr = doc["trace"]
@@ -305,13 +305,30 @@ def test_a_window_at_double_speed_replays_its_records_at_their_times(tmp_path: P
     assert all(r["outcome"] == "ok" for r in records)
     assert doc["load"]["arrival"] == "trace" and doc["load"]["offered_rps"] == pytest.approx(plan.mean_rps, rel=1e-3)
     assert "## Trace replay" in (tmp_path / "report.md").read_text()
+    assert f"trace: {len(records)} of {len(records)} records sent at speed 2," in out
+
+
+@pytest.mark.timeout(120)
+def test_two_processes_replay_interleaved_shares_of_the_window(tmp_path: Path) -> None:
+    """--processes 2: worker i sends records i, i+2, ...; together exactly the window, each at its time."""
+    plan = TracePlan(load_trace("synthetic-2000"), window=(20.0, 23.0))
+    with running_simulator() as url:
+        doc, records, _ = replay(
+            url, tmp_path, "--workload", "trace:synthetic-2000", "--trace-window", "20s:23s", "--processes", "2"
+        )
+    assert doc["run"]["stopped_by"] == "trace_end" and doc["trace"]["requests_sent"] == len(plan.records)
+    half = len(plan.records) // 2
+    assert sorted(w["requests"] for w in doc["workers"]) == [half, len(plan.records) - half]
+    assert [round(r["intended_s"], 6) for r in sorted(records, key=lambda r: r["intended_s"])] == [
+        round(x, 6) for x in _intended(plan)
+    ]
 
 
 @pytest.mark.timeout(90)
 def test_a_pool_too_small_for_the_trace_shows_as_dispatch_lag(tmp_path: Path) -> None:
     """2 users against 0.2 s requests cannot keep a 30 req/s trace: lag p99 far above the bound, warned."""
     with running_simulator(decode_step_ms=20.0) as url:
-        doc, records = replay(
+        doc, records, _ = replay(
             url, tmp_path, "--workload", "trace:synthetic-2000", "--pool", "2", "--max-requests", "30"
         )
     lag = doc["trace"]["dispatch_lag_ms"]
@@ -336,7 +353,7 @@ def test_the_shipped_trace_replays_at_its_recorded_rate_with_dispatch_lag_p99_wi
         probe = subprocess.Popen(
             [sys.executable, "-c", NOISE_PROBE, str(START_S + plan.span_s)], stdout=subprocess.PIPE, text=True
         )
-        doc, records = replay(url, tmp_path, "--workload", "trace:synthetic-2000")
+        doc, records, _ = replay(url, tmp_path, "--workload", "trace:synthetic-2000")
         noise = json.loads(probe.communicate(timeout=30)[0])
     tr = doc["trace"]
     assert tr["requests_sent"] == 2000 and tr["complete"] and doc["run"]["stopped_by"] == "trace_end"

@@ -205,6 +205,13 @@ def summary_text(doc: dict[str, Any], report_dir: Path) -> str:
         f"  {tp['output_tokens_per_s']} output tok/s, {tp['requests_per_s']} req/s, "
         f"goodput {tp['goodput_rps']} req/s",
     ]
+    tr = doc.get("trace")
+    if isinstance(tr, dict):
+        lag = tr["dispatch_lag_ms"]
+        lines.append(
+            f"  trace: {tr['requests_sent']} of {tr['window_records']} records sent at speed {tr['speed']:g}, "
+            f"dispatch lag p50 {lag['p50']} ms p99 {lag['p99']} ms max {lag['max']} ms"
+        )
     if rq["errors_by_kind"]:
         lines.append("  errors: " + ", ".join(f"{k} {v}" for k, v in rq["errors_by_kind"].items()))
     for s in doc["slos"]:
