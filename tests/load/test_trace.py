@@ -223,12 +223,21 @@ def _resolve(**raw: Any) -> Any:
         ({"trace_speed": "2"}, "--trace-speed apply to a trace workload only"),
         ({"rate": "5", "workload": "trace:x"}, "give --trace-speed instead of --rate"),
         ({"shape": "ramp", "workload": "trace:x"}, "--shape step/ramp do not apply"),
+        ({"output_tokens": "fixed:8", "workload": "trace:x"}, "lengths: --output-tokens do not apply"),
     ],
 )
 def test_bad_trace_options_are_config_errors_with_an_example(raw: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError) as err:
         _resolve(**raw)
     assert message in str(err.value) and "e.g. " in str(err.value)
+
+
+def test_the_cli_takes_a_trace_pool_as_pool_not_users() -> None:
+    from maascheck.load.run.cli import CLI_OPTIONS
+
+    raw = {"base_url": "http://127.0.0.1:9", "model": "m", "workload": "trace:x", "users": "8"}
+    with pytest.raises(ConfigError, match=r"give its user pool as --pool, not --users; e.g. --pool 64"):
+        CLI_OPTIONS.resolve(raw, environ={})
 
 
 def test_each_worker_takes_every_nth_record_at_its_time() -> None:

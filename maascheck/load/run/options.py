@@ -91,6 +91,12 @@ def _trace_fits(v: Values) -> str | None:
         return "a trace sets its own arrival times: give --trace-speed instead of --rate; e.g. --trace-speed 2"
     if trace and v.shape != "constant":
         return "a trace sets its own arrival times: --shape step/ramp do not apply; e.g. --trace-speed 0.5"
+    lengths = [f"--{d.replace('_', '-')}" for d in ("input_tokens", "output_tokens", "prefix_tokens") if d in v.given]
+    if trace and lengths:
+        return (
+            f"a trace sets each request's lengths: {', '.join(lengths)} do not apply; "
+            "e.g. --workload trace:synthetic-2000 --trace-window 0s:30s"
+        )
     return None
 
 
