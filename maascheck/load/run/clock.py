@@ -7,12 +7,14 @@ t1, the master reads t2 when the answer arrives: offset = t1 - (t0 + t2) / 2, kn
 A worker's records count from its own run zero (its test start, `perf_counter`), which it sends at its
 test start (`maascheck_clock_zero`, ahead of any record on the same connection); that zero on its wall
 clock, minus its offset, minus the master's zero, is the shift that puts them on the master's run clock.
-Without a measured offset the clocks are taken as equal. The worker's messages are untrusted: fields
-that are not finite numbers are ignored.
+Without a measured offset the clocks are taken as equal. The hello carries the worker's maascheck
+version; the master warns when it differs from its own. The worker's messages are untrusted: fields
+that are not finite numbers are ignored, its version is cut to 64 characters and made inert.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import time
@@ -22,7 +24,11 @@ from typing import Any
 import gevent
 import gevent.event
 
+from maascheck import __version__
+from maascheck.core.inert import one_line
 from maascheck.load.run.runtime import Message
+
+log = logging.getLogger("maascheck.load")
 
 SAMPLES = 8
 HELLO_TRIES, HELLO_WAIT_S = 10, 1.0
@@ -73,6 +79,7 @@ class WorkerClock:
     t0_utc: float | None = None  # the worker's run zero on its own wall clock
     pings: int = 0
     pending_t0: float | None = None  # the t0 of the ping awaiting its answer
+    version: str | None = None  # the worker's maascheck version, from its hello
 
     @property
     def best(self) -> ClockSample | None:
@@ -95,6 +102,7 @@ class WorkerClock:
             "clock_uncertainty_ms": None if best is None else round(best.rtt_s * 1e3 / 2, 3),
             "clock_samples": len(self.samples),
             "zero_s": round(self.shift_s(master_t0_utc), 6) if self.t0_utc is not None else None,
+            "version": self.version,
         }
 
 
@@ -152,7 +160,15 @@ def register_master(environment: Any, book: ClockBook) -> None:
 
     def on_hello(environment: Any, msg: Any, **_kw: Any) -> None:
         client_id = str(msg.node_id)
-        book.clocks[client_id] = WorkerClock(t0_utc=book.of(client_id).t0_utc)  # a reconnect measures anew
+        version = msg.data.get("version") if isinstance(msg.data, dict) else None
+        version = one_line(version[:64]) if isinstance(version, str) else None
+        if version != __version__:
+            log.warning(
+                "worker %s runs maascheck %s, the master %s: install the same version on every host",
+                one_line(client_id[:80]), version or "(unknown)", __version__,
+            )  # fmt: skip
+        # a reconnect measures anew
+        book.clocks[client_id] = WorkerClock(t0_utc=book.of(client_id).t0_utc, version=version)
         ping(client_id)
 
     def on_pong(environment: Any, msg: Any, **_kw: Any) -> None:
@@ -181,7 +197,7 @@ def register_worker(environment: Any) -> None:
 
     def hello() -> None:  # a master still starting up may not listen yet
         for _ in range(HELLO_TRIES):
-            runner.send_message(Message.CLOCK_HELLO, {})
+            runner.send_message(Message.CLOCK_HELLO, {"version": __version__})
             if pinged.wait(HELLO_WAIT_S):
                 return
 
