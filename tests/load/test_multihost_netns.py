@@ -1,11 +1,11 @@
 """Distributed runs over a real network path: master and two workers in three network namespaces.
 
-The simulator and the Locust master (the native entry, `locust -f loadtests/locustfile.py --master`) run
-in the master's namespace on 10.231.7.1; each worker runs `--worker --master-host 10.231.7.1` in its own
-namespace behind a veth pair (`tests/load/netns.py`). One worker's wall clock is skewed by a known
-amount (the test-only MAASCHECK_TEST_CLOCK_SKEW_MS): the master must measure that offset at the
-handshake and put the worker's records on its own run clock. The tests skip, with the reason, where
-namespaces cannot be made.
+The simulator and the master run in the master's namespace on 10.231.7.1 (the native entry,
+`locust -f loadtests/locustfile.py --master`, or `maascheck load --expect-workers 2`); each worker runs
+`--worker --master-host 10.231.7.1` in its own namespace behind a veth pair (`tests/load/netns.py`).
+One worker's wall clock is skewed by a known amount (the test-only MAASCHECK_TEST_CLOCK_SKEW_MS): the
+master must measure that offset at the handshake and put the worker's records on its own run clock.
+The tests skip, with the reason, where namespaces cannot be made.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
 from maascheck.load.run.clock import SKEW_ENV
@@ -88,7 +89,29 @@ def _serve_simulator(topo: Topology, log: Path) -> tuple[subprocess.Popen[str], 
     return sim, found[0]
 
 
-def _distributed_run(topo: Topology, tmp: Path, *, kill_second_worker: bool = False) -> Run:
+def _master_argv(face: str, topo: Topology, url: str, report_dir: Path) -> list[str]:
+    """The master's command: the native Locust entry or `maascheck load --expect-workers 2`."""
+    if face == "native":
+        return [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--master",
+                "--master-bind-host", topo.master.address, "--master-bind-port", "5557",
+                "--expect-workers", "2", "--expect-workers-max-wait", "60",
+                "--host", url, "--model", "sim-chat", "-u", "8", "-r", "100", "-t", f"{RUN_S}s",
+                "--rate", f"{RATE:g}", "--arrival", "constant", "--output-tokens", "fixed:16",
+                "--report-dir", str(report_dir), "ChatUser"]  # fmt: skip
+    return [sys.executable, "-m", "maascheck", "load", "--base-url", url, "--model", "sim-chat",
+            "--expect-workers", "2", "--master-bind-host", topo.master.address, "--workers-wait", "60",
+            "--users", "4", "--run-time", f"{RUN_S}s", "--output-tokens", "fixed:16",
+            "--report-dir", str(report_dir)]  # fmt: skip
+
+
+def _worker_argv(face: str, topo: Topology) -> list[str]:
+    if face == "native":
+        return [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--worker",
+                "--master-host", topo.master.address, "--master-port", "5557"]  # fmt: skip
+    return [sys.executable, "-m", "maascheck", "load", "--worker", "--master-host", topo.master.address]
+
+
+def _distributed_run(topo: Topology, tmp: Path, *, face: str = "native", kill_second_worker: bool = False) -> Run:
     """Simulator + master in the master namespace, a worker in each worker namespace (the first skewed)."""
     report_dir = tmp / "report"
     env = {**os.environ, "OPENAI_API_KEY": KEY, "PYTHONUNBUFFERED": "1"}
@@ -98,20 +121,13 @@ def _distributed_run(topo: Topology, tmp: Path, *, kill_second_worker: bool = Fa
     try:
         with (tmp / "master.log").open("w", encoding="utf-8") as master_log:
             master = topo.master.popen(
-                [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--master",
-                 "--master-bind-host", topo.master.address, "--master-bind-port", "5557",
-                 "--expect-workers", "2", "--expect-workers-max-wait", "60",
-                 "--host", url, "--model", "sim-chat", "-u", "8", "-r", "100", "-t", f"{RUN_S}s",
-                 "--rate", f"{RATE:g}", "--arrival", "constant", "--output-tokens", "fixed:16",
-                 "--report-dir", str(report_dir), "ChatUser"],
-                stdout=master_log, stderr=subprocess.STDOUT, env=env, cwd=tmp,
-            )  # fmt: skip
+                _master_argv(face, topo, url, report_dir), stdout=master_log, stderr=subprocess.STDOUT, env=env, cwd=tmp
+            )
             procs.append(master)
             workers = []
             for i, node in enumerate(topo.workers):
                 worker_env = {**env, SKEW_ENV: f"{SKEW_MS:g}"} if i == 0 else env
-                argv = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--worker",
-                        "--master-host", topo.master.address, "--master-port", "5557"]  # fmt: skip
+                argv = _worker_argv(face, topo)
                 with (tmp / f"worker{i + 1}.log").open("w", encoding="utf-8") as worker_log:
                     out = {"stdout": worker_log, "stderr": subprocess.STDOUT}
                     workers.append(node.popen(argv, env=worker_env, cwd=tmp, **out))
@@ -131,7 +147,8 @@ def _distributed_run(topo: Topology, tmp: Path, *, kill_second_worker: bool = Fa
 
 
 def _kill_after_first_records(worker: subprocess.Popen[str], report_dir: Path) -> None:
-    """SIGKILL `worker` once both workers have written records (they flush once a second)."""
+    """SIGKILL the Locust worker of `worker` (itself, or the child `maascheck load --worker` runs) once both
+    workers have written records (they flush once a second)."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         files = list(report_dir.glob("requests-w*.jsonl"))
@@ -141,7 +158,8 @@ def _kill_after_first_records(worker: subprocess.Popen[str], report_dir: Path) -
     else:
         raise AssertionError("the two workers wrote no records within 60 s")
     time.sleep(1.0)
-    worker.kill()
+    children = psutil.Process(worker.pid).children(recursive=True)
+    (children[0] if children else psutil.Process(worker.pid)).kill()
 
 
 @pytest.mark.slow
@@ -186,7 +204,8 @@ def test_clock_offsets_are_measured_over_the_network_and_applied(topology: Topol
 @pytest.mark.slow
 @pytest.mark.timeout(170)
 def test_a_worker_killed_mid_run_across_the_network_is_reported(topology: Topology, tmp_path: Path) -> None:
-    run = _distributed_run(topology, tmp_path, kill_second_worker=True)
+    run = _distributed_run(topology, tmp_path, face="cli", kill_second_worker=True)
     assert_one_worker_lost_and_reported(run.doc, run.output, run.returncode)
+    assert "--expect-workers 2" in run.doc["run"]["reproduce"] and run.doc["load"]["processes"] == 2
     lost = next(w for w in run.doc["workers"] if w["lost"])
     assert lost["clock_samples"] == 8 and lost["zero_s"] is not None, lost  # measured before it died
