@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -65,3 +69,19 @@ def test_bad_distribution_options_say_what_is_valid(
         resolver(_args(*argv))
     for w in words:
         assert w in str(exc.value), str(exc.value)
+
+
+def test_a_master_without_its_workers_gives_up_after_the_wait_with_exit_2(tmp_path: Path) -> None:
+    with socket.socket() as s:  # a free loopback port
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    t0 = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-m", "maascheck", "load", *TARGET, "--no-preflight", "--expect-workers", "1",
+         "--workers-wait", "2s", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port),
+         "--run-time", "2s", "--report-dir", str(tmp_path / "r")],
+        capture_output=True, text=True, timeout=90,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "--expect-workers 1 workers connected within --workers-wait 2s" in proc.stderr
+    assert time.monotonic() - t0 < 60

@@ -204,9 +204,15 @@ def run_load(v: Values, passthrough: list[str] | None = None) -> dict[str, Any]:
     if interrupted and not results.exists():
         raise KeyboardInterrupt
     if not results.exists():
+        waited = (
+            f", or fewer than --expect-workers {v.expect_workers} workers connected within --workers-wait "
+            f"{v.workers_wait:g}s (start `maascheck load --worker --master-host ADDR` on each worker host)"
+            if v.expect_workers
+            else ""
+        )
         raise ConfigError(
             f"Locust exited with code {proc.returncode} without writing {results}; "
-            "see its output above (a bad option or an unreachable locustfile)"
+            f"see its output above (a bad option or an unreachable locustfile{waited})"
         )
     doc: dict[str, Any] = json.loads(results.read_text(encoding="utf-8"))
     doc["_report_dir"] = str(report_dir)
