@@ -26,6 +26,7 @@ from maascheck.load.client.exchange import ResponseReader
 from maascheck.load.client.http11 import Endpoint, connect_failure, describe, header_block, post_request
 from maascheck.load.client.limits import BoundExceeded, Limits
 from maascheck.load.client.result import StreamCancelled, StreamResult
+from maascheck.load.client.reuse import peer_closed, send_once_more
 
 RECV_SIZE = 65536
 
@@ -72,19 +73,21 @@ class StreamClient:
     def post_stream(self, path: str, body: bytes) -> StreamResult:
         """POST `body` to base path + `path` and read the whole (streamed) response."""
         request = post_request(self.endpoint, self._header_block, path, body)
-        reused = self._sock is not None
-        result = self._attempt(request)
-        if reused and result.transport in ("truncated", "connect_error") and result.status is None:
-            # The server closed an idle keep-alive connection before answering: retry once, fresh.
-            result = self._attempt(request)
+        reconnect = self._sock is not None and peer_closed(self._sock.fileno())
+        if reconnect:  # the server closed the idle keep-alive connection: replace it before sending
+            self.close()
+        result = send_once_more(lambda: self._attempt(request), self._sock is not None)
+        result.reconnected = result.reconnected or reconnect
         return result
 
     def _attempt(self, request: bytes) -> StreamResult:
-        res = StreamResult(transport="complete", t_send_ns=perf_counter_ns())
+        res = StreamResult(transport="complete", t_send_ns=perf_counter_ns(), reused=self._sock is not None)
+        t_connect = res.t_send_ns
         try:
             if self._sock is None:
                 self._sock = self._connect()
                 res.t_send_ns = perf_counter_ns()
+                res.connect_ns = res.t_send_ns - t_connect
             self._sock.settimeout(self.limits.deadline_s)
             self._sock.sendall(request)
         except OSError as exc:  # refused, unreachable, DNS, TLS handshake, connect timeout

@@ -36,6 +36,7 @@ from maascheck.load.client.http11 import Endpoint, connect_failure, describe, he
 from maascheck.load.client.lean import RECV_SIZE, StreamClient
 from maascheck.load.client.limits import BoundExceeded, Limits
 from maascheck.load.client.result import StreamCancelled, StreamResult
+from maascheck.load.client.reuse import peer_closed, send_once_more
 
 _READ = 1  # libev EV_READ
 
@@ -88,18 +89,21 @@ class ReactorClient:
     def post_stream(self, path: str, body: bytes) -> StreamResult:
         """POST `body` to base path + `path`; the calling greenlet sleeps until the response has ended."""
         request = post_request(self.endpoint, self._header_block, path, body)
-        reused = self._sock is not None
-        result = self._attempt(request)
-        if reused and result.transport in ("truncated", "connect_error") and result.status is None:
-            result = self._attempt(request)  # the server closed an idle keep-alive connection: retry once
+        reconnect = self._sock is not None and peer_closed(self._sock.fileno())
+        if reconnect:  # the server closed the idle keep-alive connection: replace it before sending
+            self.close()
+        result = send_once_more(lambda: self._attempt(request), self._sock is not None)
+        result.reconnected = result.reconnected or reconnect
         return result
 
     def _attempt(self, request: bytes) -> StreamResult:
-        res = StreamResult(transport="complete", t_send_ns=perf_counter_ns())
+        res = StreamResult(transport="complete", t_send_ns=perf_counter_ns(), reused=self._sock is not None)
+        t_connect = res.t_send_ns
         try:
             if self._sock is None:
                 self._connect()
                 res.t_send_ns = perf_counter_ns()
+                res.connect_ns = res.t_send_ns - t_connect
             self._send(request)
         except OSError as exc:  # refused, unreachable, connect timeout, reset while sending
             self.close()
