@@ -25,7 +25,7 @@ from gevent import GreenletExit
 from maascheck.load.client.exchange import ResponseReader
 from maascheck.load.client.http11 import Endpoint, connect_failure, describe, header_block, post_request
 from maascheck.load.client.limits import BoundExceeded, Limits
-from maascheck.load.client.result import StreamCancelled, StreamResult
+from maascheck.load.client.result import StreamResult, cancelled
 from maascheck.load.client.reuse import peer_closed, send_once_more
 
 RECV_SIZE = 65536
@@ -76,9 +76,7 @@ class StreamClient:
         reconnect = self._sock is not None and peer_closed(self._sock.fileno())
         if reconnect:  # the server closed the idle keep-alive connection: replace it before sending
             self.close()
-        result = send_once_more(lambda: self._attempt(request), self._sock is not None)
-        result.reconnected = result.reconnected or reconnect
-        return result
+        return send_once_more(lambda: self._attempt(request), reused=self._sock is not None, reconnected=reconnect)
 
     def _attempt(self, request: bytes) -> StreamResult:
         res = StreamResult(transport="complete", t_send_ns=perf_counter_ns(), reused=self._sock is not None)
@@ -95,15 +93,16 @@ class StreamClient:
             res.transport, res.error = connect_failure(exc, self.limits)
             res.t_end_ns = perf_counter_ns()
             return res
+        except GreenletExit:  # the run stopped while connecting or sending: a cancelled request, recorded
+            self.close()
+            raise cancelled(res) from None
         reader = ResponseReader(res, self.limits)
         try:
             keep = self._read(self._sock, reader)
         except GreenletExit:  # the run stopped mid-stream: hand back the events framed so far
             reader.end()
             self.close()
-            res.transport, res.error = "cancelled", "the run stopped while this request was in flight"
-            res.t_end_ns = perf_counter_ns()
-            raise StreamCancelled(res) from None
+            raise cancelled(res) from None
         res.t_end_ns = perf_counter_ns()
         if not keep:
             self.close()

@@ -35,7 +35,7 @@ from maascheck.load.client.exchange import FailKind, ResponseReader
 from maascheck.load.client.http11 import Endpoint, connect_failure, describe, header_block, post_request
 from maascheck.load.client.lean import RECV_SIZE, StreamClient
 from maascheck.load.client.limits import BoundExceeded, Limits
-from maascheck.load.client.result import StreamCancelled, StreamResult
+from maascheck.load.client.result import StreamResult, cancelled
 from maascheck.load.client.reuse import peer_closed, send_once_more
 
 _READ = 1  # libev EV_READ
@@ -92,9 +92,7 @@ class ReactorClient:
         reconnect = self._sock is not None and peer_closed(self._sock.fileno())
         if reconnect:  # the server closed the idle keep-alive connection: replace it before sending
             self.close()
-        result = send_once_more(lambda: self._attempt(request), self._sock is not None)
-        result.reconnected = result.reconnected or reconnect
-        return result
+        return send_once_more(lambda: self._attempt(request), reused=self._sock is not None, reconnected=reconnect)
 
     def _attempt(self, request: bytes) -> StreamResult:
         res = StreamResult(transport="complete", t_send_ns=perf_counter_ns(), reused=self._sock is not None)
@@ -110,6 +108,9 @@ class ReactorClient:
             res.transport, res.error = connect_failure(exc, self.limits)
             res.t_end_ns = perf_counter_ns()
             return res
+        except GreenletExit:  # the run stopped while connecting or sending: a cancelled request, recorded
+            self.close()
+            raise cancelled(res) from None
         ex = self._ex = ResponseReader(res, self.limits)
         waiter: Waiter[StreamResult] = Waiter()
         self._waiter = waiter
@@ -125,9 +126,7 @@ class ReactorClient:
             if self._ex is ex:
                 ex.end()
             self.close()
-            res.transport, res.error = "cancelled", "the run stopped while this request was in flight"
-            res.t_end_ns = perf_counter_ns()
-            raise StreamCancelled(res) from None
+            raise cancelled(res) from None
         finally:
             timer.stop()
             timer.close()

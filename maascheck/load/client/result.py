@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from time import perf_counter_ns
 from typing import Literal
 
 from gevent import GreenletExit
@@ -41,3 +42,10 @@ class StreamCancelled(GreenletExit):  # type: ignore[misc]  # gevent re-exports 
     def __init__(self, result: StreamResult) -> None:
         super().__init__()
         self.result = result
+
+
+def cancelled(res: StreamResult) -> StreamCancelled:
+    """Mark `res` cancelled now (the run stopped while it was in flight) and wrap it for raising."""
+    res.transport, res.error = "cancelled", "the run stopped while this request was in flight"
+    res.t_end_ns = perf_counter_ns()
+    return StreamCancelled(res)

@@ -30,24 +30,28 @@ def peer_closed(fileno: int) -> bool:
     return bool(readable)
 
 
-def send_once_more(attempt: Callable[[], StreamResult], reused: bool) -> StreamResult:
+def send_once_more(attempt: Callable[[], StreamResult], *, reused: bool, reconnected: bool) -> StreamResult:
     """Run `attempt`; when it ran on a kept-alive connection that died before a response head, run it again.
 
-    The second result keeps the first send time (`t_send_ns`) and says `retries=1`, `reconnected=True`.
+    `reconnected` says a kept-alive connection was already found closed and replaced before the send.
+    A retried result keeps the first send time (`t_send_ns`) and says `retries=1`, `reconnected=True`;
+    a cancelled one (`StreamCancelled`) carries the same marks.
     """
-    first = attempt()
-    if not (reused and first.transport in _RETRYABLE and first.status is None):
-        return first
+    first: StreamResult | None = None
     try:
-        second = attempt()
+        res = attempt()
+        if reused and res.transport in _RETRYABLE and res.status is None:
+            first = res
+            res = attempt()
     except StreamCancelled as stop:
-        _mark_retry(stop.result, first)
+        _mark(stop.result, first, reconnected)
         raise
-    return _mark_retry(second, first)
+    return _mark(res, first, reconnected)
 
 
-def _mark_retry(res: StreamResult, first: StreamResult) -> StreamResult:
-    res.t_send_ns = first.t_send_ns
-    res.retries = first.retries + 1
-    res.reconnected = True
+def _mark(res: StreamResult, first: StreamResult | None, reconnected: bool) -> StreamResult:
+    res.reconnected = reconnected or first is not None
+    if first is not None:
+        res.t_send_ns = first.t_send_ns
+        res.retries = first.retries + 1
     return res
