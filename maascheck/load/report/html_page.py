@@ -37,7 +37,11 @@ DEFINITIONS = (  # as in docs/METRICS.md (the load-core definitions)
     "divided by the tokens in that chunk, one value per token. ICL: gaps between token chunks. "
     "TPOT: (E2E − TTFT)/(N − 1) per request, N = output tokens. E2E: send to the last token chunk "
     '(usage chunk and [DONE] excluded). Percentiles: linear interpolation (numpy "linear", '
-    "Hyndman-Fan type 7) over the raw per-request values pooled across workers. Warm-up requests are "
+    "Hyndman-Fan type 7) over the raw per-request values pooled across workers. Throughput: tokens and "
+    "requests of completed requests over the window from the first measured send to the end of the last "
+    "completed request (requests cancelled at the stop are in neither). Connect time (TCP + TLS of a fresh "
+    "connection) is its own figure, never part of TTFT; a retried request's TTFT runs from its first send. "
+    "Warm-up requests are "
     "excluded from every figure except the over-time plots, where the warm-up is shaded."
 )
 
