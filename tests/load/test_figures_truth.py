@@ -1,11 +1,12 @@
 """Every load figure within 1% of the truth of the exact-schedule simulator (real `maascheck load` runs).
 
 The simulator writes stream k's token at received + TTFT + k * ITL (`maascheck.sim.exact`). With
-TTFT 1 s, ITL 20 ms and 16 tokens a request takes E2E = 1000 + 15 * 20 = 1300 ms; 4 closed-loop users
-each finish one every 1.3 s, so the truth is 3.08 requests/s and 49.2 output tokens/s; each user keeps
-one connection. (A loaded 2-core machine delays single events by up to ~10 ms: the long TTFT keeps
-that within 1%.) The run stops mid-request, so 4 requests are cancelled: the figures must leave them
-out of the tokens and of the window alike.
+TTFT 1.2 s, ITL 20 ms and 31 tokens a request takes E2E = 1200 + 30 * 20 = 1800 ms; 4 closed-loop users
+each finish one every 1.8 s, so the truth is 2.22 requests/s and 68.9 output tokens/s; each user keeps
+one connection. (On a loaded 2-core machine single tokens arrive a few ms late whatever the schedule:
+the long TTFT and the 600 ms of decoding keep that well within 1% of TTFT and TPOT.) The run stops
+mid-request, so 4 requests are cancelled: the figures must leave them out of the tokens and of the
+window alike.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from tests.simulator import running_simulator
 from .closing_server import ClosingServer
 
 KEY = "maascheck-sim-key"  # the simulator's loopback-only test key
-TTFT_MS, ITL_MS, TOKENS, USERS = 1000.0, 20.0, 16, 4
+TTFT_MS, ITL_MS, TOKENS, USERS = 1200.0, 20.0, 31, 4
 E2E_MS = TTFT_MS + (TOKENS - 1) * ITL_MS
 TRUTH = {
     "ttft_ms": TTFT_MS,
@@ -66,7 +67,7 @@ def _near(measured: float | None, truth: float, tolerance: float = 0.01) -> bool
 def test_the_run_has_cancelled_requests_and_no_failure(exact_run: tuple[dict[str, Any], list[dict[str, Any]]]) -> None:
     doc, records = exact_run
     req = doc["requests"]
-    assert req["cancelled"] == USERS and req["failed"] == 0 and req["ok"] >= 3 * USERS, req
+    assert req["cancelled"] == USERS and req["failed"] == 0 and req["ok"] >= 2 * USERS, req
     assert {r["output_tokens"] for r in records if r["outcome"] == "ok"} == {TOKENS}
 
 
