@@ -159,7 +159,10 @@ def tokens_block(records: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def timeseries(records: list[dict[str, Any]], bucket_s: float = 1.0) -> list[dict[str, Any]]:
-    """Per-second rows: requests in flight at the bucket start, completions, tokens and errors."""
+    """Per-second rows: requests in flight at the bucket start, completions, tokens and errors.
+
+    Requests cancelled at the stop count as in flight, never as completions or tokens.
+    """
     if not records:
         return []
     end = max(r["end_s"] for r in records)
@@ -173,6 +176,8 @@ def timeseries(records: list[dict[str, Any]], bucket_s: float = 1.0) -> list[dic
             if r["start_s"] <= i * bucket_s < r["end_s"]:
                 rows[i]["active"] += 1
         row = rows[min(int(r["end_s"] / bucket_s), n - 1)]
+        if r["outcome"] == "cancelled":  # cut off by the stop: not a completion, its tokens not counted
+            continue
         row["completed"] += 1
         row["output_tokens"] += r.get("output_tokens") or 0
         row["errors"] += r["outcome"] not in NOT_FAILED

@@ -140,12 +140,13 @@ def throughput_over_time(records: Sequence[Mapping[str, Any]], warmup_s: float |
     """Output tokens/s, completed requests/s and requests in flight, in fixed time bins.
 
     A request's output tokens are spread evenly from its first token to its end (as GuideLLM does),
-    so long streams do not show up as a spike at completion.
+    so long streams do not show up as a spike at completion. Requests cancelled at the stop are left
+    out, as they are of the throughput figures.
     """
     spans: list[tuple[float, float, float, float]] = []  # start, first token, end, tokens
     for r in records:
         start, e2e = num(r.get("start_s")), num(r.get("e2e_ms"))
-        if start is None or e2e is None:
+        if start is None or e2e is None or r.get("outcome") == "cancelled":
             continue
         end = start + e2e / 1000
         first = start + (num(r.get("ttft_ms")) or e2e) / 1000
