@@ -6,15 +6,19 @@ Every answer is a valid chat stream of `tokens` content chunks (Content-Length d
 - "close": closes each connection right after its response (the next request finds it closed);
 - "drop-reused": answers the first request of a connection; a later request on it is read, then,
   after `drop_delay_s`, the connection is closed without an answer (the close races the send).
-It counts the connections it accepted and the requests it answered and dropped.
+It counts the connections it accepted and the requests it answered and dropped; with `tls` it speaks
+HTTPS (a self-signed certificate, `self_signed`).
 """
 
 from __future__ import annotations
 
 import json
 import socket
+import ssl
+import subprocess
 import threading
 import time
+from pathlib import Path
 
 _USAGE = {"prompt_tokens": 9, "completion_tokens": 0, "total_tokens": 9}
 
@@ -39,8 +43,10 @@ def stream_body(tokens: int) -> bytes:
 class ClosingServer:
     """Serves POST .../chat/completions on 127.0.0.1 (ephemeral port), one thread per connection."""
 
-    def __init__(self, mode: str, tokens: int = 3, drop_delay_s: float = 0.3) -> None:
-        self.mode, self.tokens, self.drop_delay_s = mode, tokens, drop_delay_s
+    def __init__(
+        self, mode: str, tokens: int = 3, drop_delay_s: float = 0.3, tls: ssl.SSLContext | None = None
+    ) -> None:
+        self.mode, self.tokens, self.drop_delay_s, self.tls = mode, tokens, drop_delay_s, tls
         self.accepted = self.answered = self.dropped = 0
         self._lock = threading.Lock()
         self._sock = socket.create_server(("127.0.0.1", 0))
@@ -50,7 +56,8 @@ class ClosingServer:
 
     def __enter__(self) -> str:
         self._thread.start()
-        return f"http://127.0.0.1:{self._sock.getsockname()[1]}/v1"
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://127.0.0.1:{self._sock.getsockname()[1]}/v1"
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
@@ -69,6 +76,12 @@ class ClosingServer:
 
     def _serve(self, conn: socket.socket) -> None:
         conn.settimeout(30)
+        if self.tls is not None:
+            try:
+                conn = self.tls.wrap_socket(conn, server_side=True)
+            except OSError:
+                conn.close()
+                return
         buf, served = b"", 0
         with conn:
             while not self._stop.is_set():
@@ -99,3 +112,19 @@ class ClosingServer:
                     self.answered += 1
                 if self.mode == "close":
                     return
+
+
+def self_signed(directory: Path) -> tuple[ssl.SSLContext, ssl.SSLContext] | None:
+    """(server, client) TLS contexts for 127.0.0.1 from a certificate `openssl` makes; None without openssl."""
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    argv = ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+            "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+            "-keyout", str(key), "-out", str(cert)]  # fmt: skip
+    try:
+        subprocess.run(argv, capture_output=True, check=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server.load_cert_chain(cert, key)
+    client = ssl.create_default_context(cafile=str(cert))
+    return server, client

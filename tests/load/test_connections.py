@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,7 +16,7 @@ from maascheck.load.measure.results import connections_block
 from maascheck.load.workload.payloads import BodyOptions, build_body
 from maascheck.load.workload.workloads import Prompt
 
-from .closing_server import ClosingServer
+from .closing_server import ClosingServer, self_signed
 
 Client = type[ReactorClient] | type[StreamClient]
 
@@ -79,3 +80,33 @@ def test_a_retry_is_counted_and_its_ttft_runs_from_the_first_send(client_cls: Cl
     block = connections_block(recs)
     assert block["retries"] == server.dropped == 2 and block["opened"] == server.accepted == 3
     assert block["reconnects"] == 2
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("mode", ["keep", "close"])
+def test_https_connect_time_holds_the_handshake_and_an_idle_tls_connection_is_not_taken_for_closed(
+    tmp_path: Path, mode: str
+) -> None:
+    """TLS 1.3 session tickets arrive after the handshake: an idle kept-alive TLS connection stays reused."""
+    contexts = self_signed(tmp_path)
+    if contexts is None:
+        pytest.skip("openssl is not installed: no certificate for the TLS server")
+    server_ctx, client_ctx = contexts
+    with ClosingServer(mode, tls=server_ctx) as url:
+        client = StreamClient(Endpoint.parse(url), {}, timeout=10, ssl_context=client_ctx)
+        body = build_body("chat", Prompt("hello", 3, 1), BodyOptions("m"))
+        try:
+            recs = []
+            for _ in range(3):
+                recs.append(request_record(client.post_stream("/chat/completions", body)))
+                time.sleep(0.1)
+        finally:
+            client.close()
+    assert [r["outcome"] for r in recs] == ["ok"] * 3, recs
+    if mode == "keep":
+        assert [r["reused_connection"] for r in recs] == [False, True, True]
+        assert [r["reconnected"] for r in recs] == [False, False, False]
+    else:
+        assert [r["reconnected"] for r in recs] == [False, True, True] and not any(r["retries"] for r in recs)
+    fresh = [r["connect_ms"] for r in recs if not r["reused_connection"]]
+    assert fresh and all(c is not None and c > 0 for c in fresh)
