@@ -6,9 +6,11 @@ an idle connection that is readable has been closed by the peer (or holds bytes 
 so it is closed and replaced by a fresh one before the send (a *reconnect*, as urllib3's
 `util.connection.is_connection_dropped` does). When the close races the send (the request left on the
 old connection, which then ended before any response head), the request is re-sent once on a fresh
-connection (a *retry*; RFC 9112 §9.3.1 allows retrying a request whose connection closed before any
-response). Every reconnect and retry is recorded on the request's `StreamResult`, and TTFT/E2E of a
-retried request are measured from its *first* send, so the time the retry cost stays in them.
+connection (a *retry*, as HTTP clients do for a connection that closed before answering). RFC 9112
+§9.3.1 lets a client retry automatically only requests it knows to be idempotent, which a completion
+POST is not (the server may have started generating), so every retry is counted and recorded on the
+request's `StreamResult`, never hidden, and TTFT/E2E of a retried request are measured from its
+*first* send, so the time the retry cost stays in them.
 """
 
 from __future__ import annotations
