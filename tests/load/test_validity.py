@@ -370,3 +370,18 @@ def test_little_is_not_judged_while_the_brakes_pace_the_users() -> None:
     check = v.little_check([{**sampled("w0", 8.0), "held_share": 0.3}], records)
     assert check.ok is None and "brakes held sends back in 30 %" in check.why
     assert v.little_check([{**sampled("w0", 8.0), "held_share": 0.01}], records).ok is False
+
+
+def test_worker_figures_are_cleaned_and_moved_onto_the_masters_clock() -> None:
+    raw = {"loop_lag_p99_ms": float("nan"), "cpu_intervals": True, "inflight_mean": 2.0, "inflight_from_s": 1.0,
+           "inflight_to_s": 9.0, "held_share": "x", "extra": 1}  # fmt: skip
+    clean = v.clean_figures(raw)
+    assert clean["loop_lag_p99_ms"] is None and clean["cpu_intervals"] is None and clean["held_share"] is None
+    assert "extra" not in clean and clean["inflight_counted"] is True
+    moved = v.shift_window(clean, 2.5)
+    assert (moved["inflight_from_s"], moved["inflight_to_s"], moved["inflight_mean"]) == (3.5, 11.5, 2.0)
+
+
+def test_little_says_when_the_generator_did_not_count() -> None:
+    figures = {**sampled("w0", 0.0), "inflight_mean": None, "inflight_counted": False}
+    assert "trace replay" in v.little_check([figures], []).why

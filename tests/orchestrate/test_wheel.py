@@ -52,6 +52,7 @@ def test_the_wheel_installs_and_the_demo_passes_outside_the_checkout(tmp_path: P
     assert ours == ["maascheck"], ours
     record = next(site.glob("maascheck-*.dist-info")) / "RECORD"
     tops = {line.split("/", 1)[0] for line in record.read_text().splitlines() if line}
+    assert "maascheck/data/traces/synthetic-2000.jsonl" in record.read_text()  # --workload trace:synthetic-2000
     assert tops <= {"maascheck", record.parent.name, "..", "../.."} | {t for t in tops if t.startswith("..")}, tops
 
     out = _run([str(env_dir / "bin" / "maascheck"), "demo"], work, 420, clean_env)

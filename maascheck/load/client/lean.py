@@ -25,7 +25,8 @@ from gevent import GreenletExit
 from maascheck.load.client.exchange import ResponseReader
 from maascheck.load.client.http11 import Endpoint, connect_failure, describe, header_block, post_request
 from maascheck.load.client.limits import BoundExceeded, Limits
-from maascheck.load.client.result import StreamCancelled, StreamResult
+from maascheck.load.client.result import StreamResult, cancelled
+from maascheck.load.client.reuse import peer_closed, send_once_more
 
 RECV_SIZE = 65536
 
@@ -62,6 +63,14 @@ class StreamClient:
             finally:
                 self._sock = None
 
+    def warm(self) -> None:
+        """Open the connection now if none is open (a failure is left to the next request to report)."""
+        if self._sock is None:
+            try:
+                self._sock = self._connect()
+            except OSError:
+                self.close()
+
     def _connect(self) -> socket.socket:
         sock = socket.create_connection((self.endpoint.host, self.endpoint.port), timeout=self.limits.connect_s)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -72,19 +81,19 @@ class StreamClient:
     def post_stream(self, path: str, body: bytes) -> StreamResult:
         """POST `body` to base path + `path` and read the whole (streamed) response."""
         request = post_request(self.endpoint, self._header_block, path, body)
-        reused = self._sock is not None
-        result = self._attempt(request)
-        if reused and result.transport in ("truncated", "connect_error") and result.status is None:
-            # The server closed an idle keep-alive connection before answering: retry once, fresh.
-            result = self._attempt(request)
-        return result
+        reconnect = self._sock is not None and peer_closed(self._sock.fileno())
+        if reconnect:  # the server closed the idle keep-alive connection: replace it before sending
+            self.close()
+        return send_once_more(lambda: self._attempt(request), reused=self._sock is not None, reconnected=reconnect)
 
     def _attempt(self, request: bytes) -> StreamResult:
-        res = StreamResult(transport="complete", t_send_ns=perf_counter_ns())
+        res = StreamResult(transport="complete", t_send_ns=perf_counter_ns(), reused=self._sock is not None)
+        t_connect = res.t_send_ns
         try:
             if self._sock is None:
                 self._sock = self._connect()
                 res.t_send_ns = perf_counter_ns()
+                res.connect_ns = res.t_send_ns - t_connect
             self._sock.settimeout(self.limits.deadline_s)
             self._sock.sendall(request)
         except OSError as exc:  # refused, unreachable, DNS, TLS handshake, connect timeout
@@ -92,15 +101,16 @@ class StreamClient:
             res.transport, res.error = connect_failure(exc, self.limits)
             res.t_end_ns = perf_counter_ns()
             return res
+        except GreenletExit:  # the run stopped while connecting or sending: a cancelled request, recorded
+            self.close()
+            raise cancelled(res) from None
         reader = ResponseReader(res, self.limits)
         try:
             keep = self._read(self._sock, reader)
         except GreenletExit:  # the run stopped mid-stream: hand back the events framed so far
             reader.end()
             self.close()
-            res.transport, res.error = "cancelled", "the run stopped while this request was in flight"
-            res.t_end_ns = perf_counter_ns()
-            raise StreamCancelled(res) from None
+            raise cancelled(res) from None
         res.t_end_ns = perf_counter_ns()
         if not keep:
             self.close()

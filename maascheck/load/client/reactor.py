@@ -35,7 +35,8 @@ from maascheck.load.client.exchange import FailKind, ResponseReader
 from maascheck.load.client.http11 import Endpoint, connect_failure, describe, header_block, post_request
 from maascheck.load.client.lean import RECV_SIZE, StreamClient
 from maascheck.load.client.limits import BoundExceeded, Limits
-from maascheck.load.client.result import StreamCancelled, StreamResult
+from maascheck.load.client.result import StreamResult, cancelled
+from maascheck.load.client.reuse import peer_closed, send_once_more
 
 _READ = 1  # libev EV_READ
 
@@ -75,6 +76,14 @@ class ReactorClient:
             self._sock.close()
             self._sock = None
 
+    def warm(self) -> None:
+        """Open the connection now if none is open (a failure is left to the next request to report)."""
+        if self._sock is None:
+            try:
+                self._connect()
+            except OSError:
+                self.close()
+
     def _connect(self) -> None:
         sock = socket.create_connection(
             (self.endpoint.host, self.endpoint.port), timeout=self.limits.connect_s
@@ -88,24 +97,28 @@ class ReactorClient:
     def post_stream(self, path: str, body: bytes) -> StreamResult:
         """POST `body` to base path + `path`; the calling greenlet sleeps until the response has ended."""
         request = post_request(self.endpoint, self._header_block, path, body)
-        reused = self._sock is not None
-        result = self._attempt(request)
-        if reused and result.transport in ("truncated", "connect_error") and result.status is None:
-            result = self._attempt(request)  # the server closed an idle keep-alive connection: retry once
-        return result
+        reconnect = self._sock is not None and peer_closed(self._sock.fileno())
+        if reconnect:  # the server closed the idle keep-alive connection: replace it before sending
+            self.close()
+        return send_once_more(lambda: self._attempt(request), reused=self._sock is not None, reconnected=reconnect)
 
     def _attempt(self, request: bytes) -> StreamResult:
-        res = StreamResult(transport="complete", t_send_ns=perf_counter_ns())
+        res = StreamResult(transport="complete", t_send_ns=perf_counter_ns(), reused=self._sock is not None)
+        t_connect = res.t_send_ns
         try:
             if self._sock is None:
                 self._connect()
                 res.t_send_ns = perf_counter_ns()
+                res.connect_ns = res.t_send_ns - t_connect
             self._send(request)
         except OSError as exc:  # refused, unreachable, connect timeout, reset while sending
             self.close()
             res.transport, res.error = connect_failure(exc, self.limits)
             res.t_end_ns = perf_counter_ns()
             return res
+        except GreenletExit:  # the run stopped while connecting or sending: a cancelled request, recorded
+            self.close()
+            raise cancelled(res) from None
         ex = self._ex = ResponseReader(res, self.limits)
         waiter: Waiter[StreamResult] = Waiter()
         self._waiter = waiter
@@ -121,9 +134,7 @@ class ReactorClient:
             if self._ex is ex:
                 ex.end()
             self.close()
-            res.transport, res.error = "cancelled", "the run stopped while this request was in flight"
-            res.t_end_ns = perf_counter_ns()
-            raise StreamCancelled(res) from None
+            raise cancelled(res) from None
         finally:
             timer.stop()
             timer.close()

@@ -30,6 +30,12 @@ Definitions (times from `perf_counter_ns`; each event is stamped at the arrival 
   the body ended), bad_json / bad_chunk (an event that is not JSON, or JSON of the wrong types),
   no_done (the body ended without `data: [DONE]`), no_tokens (no token chunk), ok. A request is ok
   only when every event parsed and it carried the tokens it counts.
+- **Connections** `connect_ms`: TCP connect (+ TLS handshake on https) of the fresh connection the
+  request was sent on, None on a reused one (or when the connect failed); never part of TTFT, which
+  starts at the send. `reused_connection`: sent and answered on a kept-alive connection.
+  `reconnected`: a kept-alive connection was found closed and replaced; `retries`: re-sent once
+  because the kept-alive connection died before a response head (`maascheck.load.client.reuse`); the
+  TTFT and E2E of a retried request run from its first send, so they include the retry.
 - **Cached tokens** `cached_tokens`: `usage.prompt_tokens_details.cached_tokens` (prompt tokens read
   from the server's prefix cache; OpenAI spec `CompletionUsage.prompt_tokens_details`), None when absent.
 - **Protocol errors** `protocol_errors`: the kinds `maascheck.load.measure.protocol` finds (the stream
@@ -212,6 +218,10 @@ def request_record(
         "cached_tokens": usage.usage_cached if usage is not None else None,
         "token_source": source,
         "token_mismatch": mismatch,
+        "connect_ms": None if result.connect_ns is None else _ms(result.connect_ns),
+        "reused_connection": result.reused,
+        "reconnected": result.reconnected,
+        "retries": result.retries,
         "protocol_errors": [kind for kind, _ in broken],
         "protocol_detail": "; ".join(printable(detail, 200) for _, detail in broken[:3]) or None,
     }

@@ -1,9 +1,9 @@
 """Build the `results.json` document (schema `schemas/load-results.json`) from raw request records.
 
 Everything is recomputed from the per-request records, so a merged multi-worker run and a
-recomputation from its `requests.jsonl` give identical figures. The measured window runs from the end
-of the warm-up to the end of the last measured request; requests that *started* during warm-up are
-excluded from every metric and count.
+recomputation from its `requests.jsonl` give identical figures. The measured window runs from the first
+measured send to the end of the last completed (not cancelled) request; requests that *started* during
+warm-up are excluded from every metric and count.
 """
 
 from __future__ import annotations
@@ -43,12 +43,17 @@ def mark_good(records: Iterable[dict[str, Any]], slos: list[Slo]) -> None:
 
 
 def measured_window(records: list[dict[str, Any]], warmup_s: float) -> float:
-    """Seconds from the end of the warm-up to the end of the last measured request (>= 1 ms)."""
-    ends = [r["end_s"] for r in records if r.get("end_s") is not None]
-    if not ends:
+    """Seconds from the first measured send to the end of the last completed request (>= 1 ms).
+
+    Completed = ok or failed: cancelled requests (cut off by the stop) are left out of the window as
+    they are left out of every token and request count, so tokens/window is not biased low by the
+    tail of streams whose tokens are dropped.
+    """
+    done = [r for r in records if r.get("outcome") != "cancelled" and r.get("end_s") is not None]
+    if not done:
         return 0.0
-    start = max(warmup_s, min(r["start_s"] for r in records))
-    return max(float(max(ends)) - float(start), 1e-3)
+    start = max(warmup_s, min(r["start_s"] for r in done))
+    return max(float(max(r["end_s"] for r in done)) - float(start), 1e-3)
 
 
 def metrics_block(records: list[dict[str, Any]]) -> dict[str, Any]:
@@ -115,6 +120,26 @@ def requests_block(records: list[dict[str, Any]], warmup_excluded: int) -> dict[
     }
 
 
+def connections_block(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Connections of the measured requests: opened, reused, reconnects, retries, connect time.
+
+    `opened` counts the fresh connections requests were sent on (a connect that failed opened none);
+    `reconnects` the kept-alive connections found closed and replaced (before the send, or by a
+    retry); `retries` the requests re-sent because the kept-alive connection died before a response
+    head (`maascheck.load.client.reuse`). Records of runs before these fields count as unknown (None).
+    """
+    known = [r for r in records if "reused_connection" in r]
+    if not known:
+        return {"opened": None, "reused": None, "reconnects": None, "retries": None, "connect_ms": None}
+    return {
+        "opened": sum(1 for r in known if r.get("connect_ms") is not None),
+        "reused": sum(1 for r in known if r.get("reused_connection")),
+        "reconnects": sum(1 for r in known if r.get("reconnected")),
+        "retries": sum(int(r.get("retries") or 0) for r in known),
+        "connect_ms": summarize(r.get("connect_ms") for r in known),
+    }
+
+
 def tokens_block(records: list[dict[str, Any]]) -> dict[str, Any]:
     """Where token counts came from, how many requests disagreed between sources, and prompt-cache reads.
 
@@ -134,7 +159,10 @@ def tokens_block(records: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def timeseries(records: list[dict[str, Any]], bucket_s: float = 1.0) -> list[dict[str, Any]]:
-    """Per-second rows: requests in flight at the bucket start, completions, tokens and errors."""
+    """Per-second rows: requests in flight at the bucket start, completions, tokens and errors.
+
+    Requests cancelled at the stop count as in flight, never as completions or tokens.
+    """
     if not records:
         return []
     end = max(r["end_s"] for r in records)
@@ -148,6 +176,8 @@ def timeseries(records: list[dict[str, Any]], bucket_s: float = 1.0) -> list[dic
             if r["start_s"] <= i * bucket_s < r["end_s"]:
                 rows[i]["active"] += 1
         row = rows[min(int(r["end_s"] / bucket_s), n - 1)]
+        if r["outcome"] == "cancelled":  # cut off by the stop: not a completion, its tokens not counted
+            continue
         row["completed"] += 1
         row["output_tokens"] += r.get("output_tokens") or 0
         row["errors"] += r["outcome"] not in NOT_FAILED
@@ -223,6 +253,7 @@ def build_results(
         "throughput": throughput_block(measured, window),
         "tokens": tokens_block(measured),
         "protocol": protocol_block(measured),
+        "connections": connections_block(measured),
         "slos": [],
         "verdict": {},
         "client": client,

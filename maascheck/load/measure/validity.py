@@ -194,6 +194,8 @@ def little_check(workers: Sequence[dict[str, Any]], records: Sequence[dict[str, 
         mine = [r for r in records if r.get("worker") == w.get("id")]
         big_l += float(mean)
         lam_w += in_flight_time(mine, float(a), float(b)) / (float(b) - float(a))
+    if big_l <= 0 and workers and not any(w.get("inflight_counted", True) for w in workers):
+        return Check(name, None, bound, None, "a trace replay: its users wait for each record's time, not counted")
     if big_l <= 0:
         return Check(name, None, bound, None, "no in-flight samples over a window of 1 s or more")
     error = abs(big_l - lam_w) / big_l
@@ -205,6 +207,36 @@ def little_check(workers: Sequence[dict[str, Any]], records: Sequence[dict[str, 
         )
         return Check(name, error, bound, False, why)
     return Check(name, error, bound, True, f"{figures}: off by {error * 100:.1f} %")
+
+
+FIGURES = (
+    "loop_lag_samples", "loop_lag_p99_ms", "loop_lag_max_ms", "cpu_intervals", "cpu_saturated_intervals",
+    "cpu_max_core_share", "inflight_mean", "inflight_from_s", "inflight_to_s", "held_share",
+)  # fmt: skip
+"""A worker's self-check figures (`maascheck.load.run.selfcheck.SelfCheck.summary`)."""
+
+
+def clean_figures(raw: dict[str, Any]) -> dict[str, Any]:
+    """A worker's figures as finite numbers (anything else None), plus `inflight_counted` as a bool."""
+    out: dict[str, Any] = {}
+    for key in FIGURES:
+        value = raw.get(key)
+        ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+        out[key] = value if ok else None
+    out["inflight_counted"] = raw.get("inflight_counted") is not False
+    return out
+
+
+def shift_window(figures: dict[str, Any], shift_s: float) -> dict[str, Any]:
+    """`figures` with the in-flight window moved by `shift_s` (a worker's clock onto the master's)."""
+    return {
+        **figures,
+        **{
+            k: round(figures[k] + shift_s, 6)
+            for k in ("inflight_from_s", "inflight_to_s")
+            if figures.get(k) is not None
+        },
+    }
 
 
 def run_checks(

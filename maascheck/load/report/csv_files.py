@@ -48,6 +48,10 @@ REQUEST_COLUMNS = (
     "input_tokens",
     "token_source",
     "token_mismatch",
+    "connect_ms",
+    "reused_connection",
+    "reconnected",
+    "retries",
     "good",
 )
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

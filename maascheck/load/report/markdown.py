@@ -10,10 +10,13 @@ from __future__ import annotations
 from maascheck.core.inert import md_block, md_inline
 from maascheck.load.measure.reader import RunDocs, section
 from maascheck.load.report.tables import (
+    INPUT_TOKENS_NOTE,
     Table,
     baseline_table,
+    connections_table,
     error_kind_table,
     error_message_table,
+    input_tokens_table,
     invalid_note,
     load_table,
     metric_table,
@@ -24,6 +27,7 @@ from maascheck.load.report.tables import (
     target_table,
     throughput_table,
     tokens_table,
+    trace_table,
     validity_table,
     verdict,
     warnings,
@@ -84,6 +88,9 @@ def render_md(docs: RunDocs) -> str:
         md_table(slo_table(docs)),
         "## Protocol errors\n",
         md_table(protocol_table(docs)),
+        "## Plots\n",
+        "The plots are in report.html: TTFT and ITL distributions, latency over time (requests cancelled at "
+        "the stop as their own series), throughput over time, tokens per completed request.\n",
         "## Target and load settings\n",
         md_table(target_table(docs)),
         md_table(load_table(docs)),
@@ -99,9 +106,17 @@ def render_md(docs: RunDocs) -> str:
         md_table(error_kind_table(docs)),
         "### Most frequent error messages\n",
         md_table(error_message_table(docs)),
+        "### Connections\n",
+        md_table(connections_table(docs)),
         "## Token accounting\n",
         md_table(tokens_table(docs)),
+        "### Input tokens: requested and server-counted\n",
+        md_table(input_tokens_table(docs)),
+        md_escape(INPUT_TOKENS_NOTE) + "\n",
     ]
+    replay = trace_table(docs)
+    if replay is not None:
+        out += ["## Trace replay\n", md_table(replay)]
     base = baseline_table(docs)
     if base is not None:
         out += [
@@ -109,5 +124,4 @@ def render_md(docs: RunDocs) -> str:
             f"Compared with {md_escape(str(section(docs.results, 'baseline').get('path', '?')))}.\n",
             md_table(base),
         ]
-    out.append("Plots: see report.html.\n")
     return "\n".join(out)

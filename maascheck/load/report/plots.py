@@ -80,10 +80,22 @@ def distribution(values: Sequence[Any], name: str, unit: str, *, samples: str = 
 
 
 def latency_over_time(records: Sequence[Mapping[str, Any]], warmup_s: float | None) -> str | None:
-    """TTFT and E2E latency of each request against its send time; failed requests marked."""
-    ok = [r for r in records if r.get("outcome") == "ok" and num(r.get("start_s")) is not None]
-    bad = [r for r in records if r.get("outcome") != "ok" and num(r.get("start_s")) is not None]
-    if not ok and not bad:
+    """`latency_over_time_figure` as base64 PNG."""
+    fig = latency_over_time_figure(records, warmup_s)
+    return None if fig is None else _encode(fig)
+
+
+def latency_over_time_figure(records: Sequence[Mapping[str, Any]], warmup_s: float | None) -> Figure | None:
+    """TTFT and E2E latency of each request against its send time; failed and cancelled requests marked.
+
+    Cancelled requests (in flight when the run stopped) are their own series, at the time they had been
+    in flight when the run stopped: they are not failures.
+    """
+    timed = [r for r in records if num(r.get("start_s")) is not None]
+    ok = [r for r in timed if r.get("outcome") == "ok"]
+    cancelled = [r for r in timed if r.get("outcome") == "cancelled"]
+    bad = [r for r in timed if r.get("outcome") not in ("ok", "cancelled")]
+    if not timed:
         return None
     fig = Figure(figsize=(10, 3.8), layout="constrained")
     ax = fig.subplots()
@@ -102,6 +114,10 @@ def latency_over_time(records: Sequence[Mapping[str, Any]], warmup_s: float | No
             s=20,
             label=f"failed request ({len(bad)})",
         )
+    if cancelled:
+        xs = [num(r["start_s"]) or 0.0 for r in cancelled]
+        ys = [max((num(r.get("end_s")) or x) - x, 0.0) * 1000 for r, x in zip(cancelled, xs, strict=True)]
+        ax.scatter(xs, ys, marker="+", color="#8c8c8c", s=30, label=f"cancelled at stop ({len(cancelled)})")
     _shade_warmup(ax, warmup_s)
     ax.set(
         title="Latency over time (per request, by send time)",
@@ -110,7 +126,7 @@ def latency_over_time(records: Sequence[Mapping[str, Any]], warmup_s: float | No
     )
     ax.legend(loc="upper left", fontsize="small")
     ax.grid(alpha=0.3)
-    return _encode(fig)
+    return fig
 
 
 def _bin_width(span_s: float) -> float:
@@ -124,12 +140,13 @@ def throughput_over_time(records: Sequence[Mapping[str, Any]], warmup_s: float |
     """Output tokens/s, completed requests/s and requests in flight, in fixed time bins.
 
     A request's output tokens are spread evenly from its first token to its end (as GuideLLM does),
-    so long streams do not show up as a spike at completion.
+    so long streams do not show up as a spike at completion. Requests cancelled at the stop are left
+    out, as they are of the throughput figures.
     """
     spans: list[tuple[float, float, float, float]] = []  # start, first token, end, tokens
     for r in records:
         start, e2e = num(r.get("start_s")), num(r.get("e2e_ms"))
-        if start is None or e2e is None:
+        if start is None or e2e is None or r.get("outcome") == "cancelled":
             continue
         end = start + e2e / 1000
         first = start + (num(r.get("ttft_ms")) or e2e) / 1000
@@ -177,8 +194,20 @@ def throughput_over_time(records: Sequence[Mapping[str, Any]], warmup_s: float |
     return _encode(fig)
 
 
-def tokens_per_request(records: Sequence[Mapping[str, Any]]) -> str | None:
-    """Histograms of output (and, when known, input) tokens per request."""
+def tokens_per_request(records: Sequence[Mapping[str, Any]], requested_input: float | None = None) -> str | None:
+    """`tokens_per_request_figure` as base64 PNG."""
+    fig = tokens_per_request_figure(records, requested_input)
+    return None if fig is None else _encode(fig)
+
+
+def tokens_per_request_figure(
+    records: Sequence[Mapping[str, Any]], requested_input: float | None = None
+) -> Figure | None:
+    """Histograms of output and (when reported) server-counted input tokens of the requests given.
+
+    The caller passes the requests to count (the report: completed ok requests); `requested_input`, when
+    known, marks the prompt length the workload asked for on the input panel.
+    """
     out = _finite([r.get("output_tokens") for r in records])
     inp = _finite([r.get("input_tokens") for r in records])
     if out.size == 0 and inp.size == 0:
@@ -188,13 +217,17 @@ def tokens_per_request(records: Sequence[Mapping[str, Any]]) -> str | None:
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
     for ax, (data, name) in zip(axes, panels, strict=True):
         ax.hist(data, bins=min(40, max(5, len(np.unique(data)))), color="#8172b3")
+        what = "output tokens" if name == "output" else "prompt_tokens (server-counted)"
         ax.set(
-            title=f"{name.capitalize()} tokens per request (n={data.size:,})",
-            xlabel=f"{name} tokens (tokens)",
-            ylabel="requests",
+            title=f"{name.capitalize()} tokens per completed request (n={data.size:,})",
+            xlabel=f"{what} (tokens)",
+            ylabel="completed requests",
         )
+        if name == "input" and requested_input is not None:
+            ax.axvline(requested_input, color="#c44e52", linestyle="--", label=f"requested {requested_input:g}")
+            ax.legend(loc="upper left", fontsize="small")
         ax.grid(alpha=0.3)
-    return _encode(fig)
+    return fig
 
 
 # --- sweep plots ---------------------------------------------------------------------------------

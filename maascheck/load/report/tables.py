@@ -271,6 +271,84 @@ def tokens_table(docs: RunDocs) -> Table:
     return table
 
 
+def trace_table(docs: RunDocs) -> Table | None:
+    """The trace replay (results.json `trace`): what was replayed and how late requests left; None otherwise."""
+    tr = docs.results.get("trace")
+    if not isinstance(tr, dict):
+        return None
+    got = tr.get("dispatch_lag_ms")
+    lag: dict[str, Any] = got if isinstance(got, dict) else {}
+    table = Table(["setting", "value"])
+    for label, value in (
+        ("trace file", tr.get("path")),
+        ("format (timestamp unit, tokens per hash id)", f"{tr.get('format')}, {fmt(tr.get('block_tokens'))}"),
+        ("records in the file / in the window", f"{fmt(tr.get('records'))} / {fmt(tr.get('window_records'))}"),
+        ("window (trace time)", tr.get("window")),
+        ("speed", tr.get("speed")),
+        ("replay length (s)", tr.get("replay_s")),
+        ("requests sent", tr.get("requests_sent")),
+        ("whole window sent", tr.get("complete")),
+        ("dispatch lag p50 / p99 / max (ms)", " / ".join(fmt(lag.get(k)) for k in ("p50", "p99", "max"))),
+    ):
+        table.add([label, _compact(value)])
+    return table
+
+
+INPUT_TOKENS_NOTE = (
+    "Requested: the prompt length the workload asked for (--input-tokens, in the workload's words). "
+    "Server-counted: usage.prompt_tokens, which also counts what the server adds before the model reads "
+    "the prompt: the chat template (role markers, special tokens, any default system prompt) and the "
+    "request's own tag; so it is usually a few to a few tens of tokens more than requested, and its "
+    "tokenizer's count of the words may differ from one per word."
+)
+
+
+def requested_input_tokens(docs: RunDocs) -> float | None:
+    """The prompt length the workload asked for: a fixed value or the distribution's mean, else None."""
+    spec = section(section(docs.results, "workload"), "input_tokens")
+    if num(spec.get("value")) is not None:
+        return num(spec.get("value"))
+    if num(spec.get("mean")) is not None:
+        return num(spec.get("mean"))
+    lo, hi = num(spec.get("min")), num(spec.get("max"))
+    return (lo + hi) / 2 if lo is not None and hi is not None else None
+
+
+def input_tokens_table(docs: RunDocs) -> Table:
+    """Requested prompt length against the server's `prompt_tokens` (mean, p50, min, max) and their difference."""
+    spec = section(section(docs.results, "workload"), "input_tokens")
+    counted = section(section(docs.results, "metrics"), "input_tokens")
+    requested = requested_input_tokens(docs)
+    table = Table(["input tokens", "requested", "server-counted prompt_tokens (mean / p50 / min / max)", "difference"])
+    stats = " / ".join(fmt(counted.get(k)) for k in ("mean", "p50", "min", "max")) if counted else "not reported"
+    mean = num(counted.get("mean"))
+    diff = f"{mean - requested:+.1f} tokens (mean)" if mean is not None and requested is not None else "—"
+    label = f"per request ({fmt(counted.get('count'))} completed)"
+    table.add([label, str(spec.get("spec") or fmt(requested)), stats, diff])
+    return table
+
+
+def connections_table(docs: RunDocs) -> Table:
+    """Connections opened, reused, reconnects, retries and connect time (`results.connections`)."""
+    conns = section(docs.results, "connections")
+    table = Table(["connections", "value"])
+    if not conns:
+        return table
+    labels = {
+        "opened": "opened (fresh connections requests were sent on)",
+        "reused": "requests on a kept-alive connection",
+        "reconnects": "reconnects (kept-alive connection found closed, replaced)",
+        "retries": "retries (re-sent: the connection died before a response head)",
+    }
+    for key, label in labels.items():
+        table.add([label, fmt(conns.get(key))])
+    connect = section(conns, "connect_ms")
+    if connect:
+        times = " / ".join(fmt(connect.get(k), 2) for k in ("p50", "p95", "p99"))
+        table.add(["connect time p50 / p95 / p99 (ms)", times])
+    return table
+
+
 def baseline_table(docs: RunDocs) -> Table | None:
     """The baseline comparison, or None when the run was not compared."""
     base = docs.results.get("baseline")

@@ -18,6 +18,7 @@ import os
 import signal
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +30,8 @@ from maascheck.load.client.http11 import Endpoint
 from maascheck.load.entry import LOCUSTFILE
 from maascheck.load.measure.slo import parse_all
 from maascheck.load.measure.validity import invalid_reason
-from maascheck.load.run.options import LOAD_OPTIONS
+from maascheck.load.run.options import LOAD_OPTIONS, trace_run_time, workload_of
 from maascheck.load.run.preflight_hook import run_for_load
-from maascheck.load.workload.workloads import build_workload
 
 CLASS_OF = {
     "chat": "ChatUser",
@@ -45,10 +45,23 @@ STOP_GRACE_S = 30.0
 def _closed_or_open(v: Values) -> str | None:
     if v.rate is not None and "users" in v.given:
         return "give --users (closed loop) or --rate (open loop), not both; e.g. --rate 5 --pool 64"
+    if str(v.workload).startswith("trace:") and "users" in v.given:
+        return "a trace replays open loop: give its user pool as --pool, not --users; e.g. --pool 64"
     return None
 
 
-CLI_OPTIONS = LOAD_OPTIONS.extended(checks=[_closed_or_open])
+def _one_host_or_many(v: Values) -> str | None:
+    if v.expect_workers and v.processes > 1:
+        return (
+            "give --processes N (workers on this host) or --expect-workers N (workers on other hosts), not both; "
+            "e.g. --expect-workers 2 --master-bind-host 10.0.0.5"
+        )
+    return None
+
+
+CLI_OPTIONS = LOAD_OPTIONS.extended(checks=[_closed_or_open, _one_host_or_many])
+WORKER_OPTIONS = ("worker", "master-host", "master-port", "api-key-env")
+DISTRIBUTION = ("expect-workers", "master-bind-host", "master-bind-port", "workers-wait", *WORKER_OPTIONS)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -59,7 +72,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def resolve(args: argparse.Namespace) -> Values:
     """The validated options of `args`, every input checked before any request (ConfigError: exit 2)."""
     v = CLI_OPTIONS.resolve(CLI_OPTIONS.raw_from(args))
-    build_workload(v.workload, v.input_tokens, v.output_tokens, prefix_tokens=v.prefix_tokens)
+    workload = workload_of(v)
+    run_time = trace_run_time(workload, v)
+    if run_time is not None:  # a trace without --run-time: its replay length plus a tail
+        v = v.replace(run_time=float(run_time))
+    if workload.trace is not None and v.pool is None:
+        v = v.replace(pool=max(16, math.ceil(workload.trace.mean_rps * 10)))
     if v.slo_file:
         parse_all([], [v.slo_file])
     Endpoint.parse(v.base_url)  # a bad URL is a usage error before Locust starts
@@ -74,6 +92,8 @@ def pool_size(v: Values) -> int:
     """Locust users: the closed-loop streams, or the open-loop pool (enough for 10 s of arrivals)."""
     if v.rate:
         return int(v.pool or max(16, math.ceil(v.rate * 10)))
+    if str(v.workload).startswith("trace:"):  # `resolve` sized it from the trace's mean rate
+        return int(v.pool or 16)
     return int(v.users)
 
 
@@ -81,7 +101,7 @@ def locust_argv(v: Values, report_dir: Path, passthrough: list[str] | None = Non
     """The Locust command line for validated values: Locust's own options, then the table's."""
     ours = LOAD_OPTIONS.without(
         "base-url", "users", "run-time", "processes", "profile", "report-dir", "baseline",
-        "baseline-threshold", "fail-on-regression", "pool",
+        "baseline-threshold", "fail-on-regression", "pool", *DISTRIBUTION[:-1],
     )  # fmt: skip
     argv = [
         sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--only-summary",
@@ -94,7 +114,50 @@ def locust_argv(v: Values, report_dir: Path, passthrough: list[str] | None = Non
     argv += ours.without("stop-after", "reproduce").argv(v, only_given=False)
     if v.processes > 1:
         argv += ["--processes", str(v.processes)]
+    if v.expect_workers:
+        argv += [
+            "--master", "--expect-workers", str(v.expect_workers), "--expect-workers-max-wait", f"{v.workers_wait:g}",
+            "--master-bind-host", v.master_bind_host, "--master-bind-port", str(v.master_bind_port),
+        ]  # fmt: skip
     return [*argv, *(passthrough or []), CLASS_OF[v.scenario]]
+
+
+def resolve_worker(args: argparse.Namespace) -> Values:
+    """The validated options of `maascheck load --worker`: only where the master is (it sends the rest)."""
+    raw = CLI_OPTIONS.raw_from(args)
+    extra = [
+        o.flag_name for o in CLI_OPTIONS.options if o.name not in WORKER_OPTIONS and raw.get(o.dest) not in (None, [])
+    ]
+    if extra:
+        raise ConfigError(
+            f"a worker takes its run options from the master; give only --master-host and --master-port, "
+            f"not {', '.join(extra)}; e.g. maascheck load --worker --master-host 10.0.0.5"
+        )
+    table = CLI_OPTIONS.without(*(o.name for o in CLI_OPTIONS.options if o.name not in WORKER_OPTIONS))
+    return replace(table, checks=()).resolve(raw)
+
+
+def worker_argv(v: Values) -> list[str]:
+    """The Locust command line of a worker process."""
+    return [
+        sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--worker", "--loglevel", "WARNING",
+        "--master-host", v.master_host, "--master-port", str(v.master_port),
+    ]  # fmt: skip
+
+
+def run_worker(v: Values) -> int:
+    """Run one worker until its master quits; Locust's exit code (130 when interrupted)."""
+    proc = subprocess.Popen(worker_argv(v), env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=True)
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=STOP_GRACE_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        return EXIT_INTERRUPTED
 
 
 def reproduce_line(v: Values) -> str:
@@ -151,9 +214,15 @@ def run_load(v: Values, passthrough: list[str] | None = None) -> dict[str, Any]:
     if interrupted and not results.exists():
         raise KeyboardInterrupt
     if not results.exists():
+        waited = (
+            f", or fewer than --expect-workers {v.expect_workers} workers connected within --workers-wait "
+            f"{v.workers_wait:g}s (start `maascheck load --worker --master-host ADDR` on each worker host)"
+            if v.expect_workers
+            else ""
+        )
         raise ConfigError(
             f"Locust exited with code {proc.returncode} without writing {results}; "
-            "see its output above (a bad option or an unreachable locustfile)"
+            f"see its output above (a bad option or an unreachable locustfile{waited})"
         )
     doc: dict[str, Any] = json.loads(results.read_text(encoding="utf-8"))
     doc["_report_dir"] = str(report_dir)
@@ -162,6 +231,8 @@ def run_load(v: Values, passthrough: list[str] | None = None) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of `maascheck load`."""
+    if getattr(args, "worker", None):
+        return run_worker(resolve_worker(args))
     v = resolve(args)
     doc = run_load(v, list(getattr(args, "passthrough", [])))
     report_dir = Path(doc.pop("_report_dir"))
@@ -199,6 +270,13 @@ def summary_text(doc: dict[str, Any], report_dir: Path) -> str:
         f"  {tp['output_tokens_per_s']} output tok/s, {tp['requests_per_s']} req/s, "
         f"goodput {tp['goodput_rps']} req/s",
     ]
+    tr = doc.get("trace")
+    if isinstance(tr, dict):
+        lag = tr["dispatch_lag_ms"]
+        lines.append(
+            f"  trace: {tr['requests_sent']} of {tr['window_records']} records sent at speed {tr['speed']:g}, "
+            f"dispatch lag p50 {lag['p50']} ms p99 {lag['p99']} ms max {lag['max']} ms"
+        )
     if rq["errors_by_kind"]:
         lines.append("  errors: " + ", ".join(f"{k} {v}" for k, v in rq["errors_by_kind"].items()))
     for s in doc["slos"]:

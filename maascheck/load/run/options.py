@@ -37,7 +37,9 @@ from maascheck.load.client.limits import MIB, Limits
 from maascheck.load.measure.slo import Slo, parse_slo, read_slo_file
 from maascheck.load.measure.validity import Bounds
 from maascheck.load.run.brakes import BrakeSettings
+from maascheck.load.run.trace_replay import START_S
 from maascheck.load.workload.payloads import OWNED_FIELDS, SCENARIOS, BodyOptions, parse_extra_body
+from maascheck.load.workload.trace import FORMATS, parse_window, show_window
 from maascheck.load.workload.workloads import Workload, build_workload
 
 
@@ -70,9 +72,50 @@ def _warmup_shorter(v: Values) -> str | None:
     return None
 
 
+TRACE_WINDOW = Kind(
+    parse_window, "START:END offsets into the trace, either may be empty (60s:300s, 60s:, :5m)", show_window
+)
+# Without --run-time a trace replay may last its replay length plus this (the trace's end stops it first).
+TRACE_TAIL_S = 60.0
+TRACE_OPTIONS = ("trace_speed", "trace_window", "trace_format")
+
+
+def _trace_fits(v: Values) -> str | None:
+    trace = str(v.workload).startswith("trace:")
+    stray = [f"--{d.replace('_', '-')}" for d in TRACE_OPTIONS if d in v.given]
+    if stray and not trace:
+        return (
+            f"{', '.join(stray)} apply to a trace workload only; "
+            "e.g. --workload trace:synthetic-2000 --trace-speed 2"
+        )
+    if trace and v.rate is not None:
+        return "a trace sets its own arrival times: give --trace-speed instead of --rate; e.g. --trace-speed 2"
+    if trace and v.shape != "constant":
+        return "a trace sets its own arrival times: --shape step/ramp do not apply; e.g. --trace-speed 0.5"
+    lengths = [f"--{d.replace('_', '-')}" for d in ("input_tokens", "output_tokens", "prefix_tokens") if d in v.given]
+    if trace and lengths:
+        return (
+            f"a trace sets each request's lengths: {', '.join(lengths)} do not apply; "
+            "e.g. --workload trace:synthetic-2000 --trace-window 0s:30s"
+        )
+    return None
+
+
 BRAKES = "brakes (circuit breaker and backoff for failing requests)"
 VALIDITY = "run validity (the generator checks it kept up; docs/METRICS.md)"
 _BOUNDS = Bounds()
+DISTRIBUTED = "distributed across hosts (Locust master/worker over TCP, docs/distributed.md)"
+MASTER_PORT = 5557  # Locust's default master port
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 65535:
+        raise ValueError(text)
+    return value
+
+
+PORT = Kind(_port, "a TCP port 1-65535")
 _BRAKES = BrakeSettings()  # the brakes' defaults are the dataclass's
 
 LOAD_OPTIONS = OptionTable(
@@ -111,7 +154,50 @@ LOAD_OPTIONS = OptionTable(
             "processes", "load-generator worker processes (Locust --processes)", integer(1), 1,
             example="2", locust_dest="processes",
         ),
-        Option("workload", "synthetic | shared-prefix | corpus:PATH.jsonl", TEXT, "synthetic", example="shared-prefix"),
+        Option(
+            "expect-workers", "run as the master of N `maascheck load --worker` processes on other hosts "
+            "(0: no master)", integer(0), 0, example="2", metavar="N", locust=False, group=DISTRIBUTED,
+        ),
+        Option(
+            "master-bind-host", "master: interface the workers connect to", TEXT, "*", example="10.0.0.5",
+            metavar="ADDR", locust=False, group=DISTRIBUTED,
+        ),
+        Option(
+            "master-bind-port", "master: TCP port the workers connect to", PORT, MASTER_PORT, example="5557",
+            metavar="PORT", locust=False, group=DISTRIBUTED,
+        ),
+        Option(
+            "workers-wait", "master: longest wait for the workers to connect, seconds", duration(above=True),
+            120.0, example="300", metavar="S", locust=False, group=DISTRIBUTED,
+        ),
+        Option(
+            "worker", "run as a worker of the master at --master-host (it sends every other option)", flag=True,
+            locust=False, reproduce=False, env=False, group=DISTRIBUTED,
+        ),
+        Option(
+            "master-host", "worker: the master's address", TEXT, "127.0.0.1", example="10.0.0.5", metavar="ADDR",
+            locust=False, reproduce=False, group=DISTRIBUTED,
+        ),
+        Option(
+            "master-port", "worker: the master's port", PORT, MASTER_PORT, example="5557", metavar="PORT",
+            locust=False, reproduce=False, group=DISTRIBUTED,
+        ),
+        Option(
+            "workload", "synthetic | shared-prefix | corpus:PATH.jsonl | trace:PATH.jsonl (docs/workloads.md)", TEXT,
+            "synthetic", example="trace:synthetic-2000",
+        ),
+        Option(
+            "trace-speed", "trace replay: send times are the trace's divided by X", number(0, above=True, maximum=1000),
+            1.0, example="2", metavar="X",
+        ),
+        Option(
+            "trace-window", "trace replay: only records from START to END (trace time, after its first record)",
+            TRACE_WINDOW, example="60s:300s", metavar="START:END",
+        ),
+        Option(
+            "trace-format", "trace replay: the unit of `timestamp` and tokens per hash id (mooncake: ms, 512; "
+            "bailian: s, 16)", choice(*FORMATS), "mooncake", example="bailian",
+        ),
         Option(
             "input-tokens", "input length distribution: fixed:N | uniform:A:B | normal:M:S | file:PATH", TEXT,
             "fixed:128", example="uniform:64:256", metavar="DIST",
@@ -204,7 +290,7 @@ LOAD_OPTIONS = OptionTable(
         NO_PREFLIGHT,
         PREFLIGHT_RESULT,
     ),
-    checks=(_warmup_shorter,),
+    checks=(_warmup_shorter, _trace_fits),
 )
 NATIVE_REPORT_DIR = "reports/load"
 
@@ -273,8 +359,8 @@ class Settings:
 
     @property
     def open_loop(self) -> bool:
-        """Arrivals on a schedule (rate > 0) rather than users in a closed loop."""
-        return self.rate > 0
+        """Arrivals on a schedule (rate > 0, or a trace's times) rather than users in a closed loop."""
+        return self.rate > 0 or self.workload.trace is not None
 
     def level(self, t_s: float) -> float:
         """Target users (closed loop) or arrivals/s (open loop) at `t_s` seconds into the run."""
@@ -300,10 +386,31 @@ def with_default_error_gate(slos: list[Slo], max_error_rate: float) -> list[Slo]
     return [*slos, parse_slo(f"error_rate<={max_error_rate:g}")]
 
 
+def workload_of(v: Values) -> Workload:
+    """The workload the validated values describe (ConfigError on a bad corpus, trace or distribution)."""
+    return build_workload(
+        v.workload,
+        v.input_tokens,
+        v.output_tokens,
+        prefix_tokens=v.prefix_tokens,
+        seed=v.seed,
+        trace_speed=v.trace_speed,
+        trace_window=v.trace_window or (0.0, None),
+        trace_format=v.trace_format,
+    )
+
+
+def trace_run_time(workload: Workload, v: Values) -> float | None:
+    """A trace replay's run time when --run-time is not given: its replay length plus `TRACE_TAIL_S`."""
+    if workload.trace is None or "run_time" in v.given or v.stop_after:
+        return None
+    return math.ceil(START_S + workload.trace.span_s + TRACE_TAIL_S)
+
+
 def settings_from(options: Any, host: str | None) -> Settings:
     """Validate Locust's parsed options into Settings (ConfigError on a bad value, same text as the CLI's)."""
     v = locust_values(options, host)
-    workload = build_workload(v.workload, v.input_tokens, v.output_tokens, prefix_tokens=v.prefix_tokens, seed=v.seed)
+    workload = workload_of(v)
     slos = with_default_error_gate(
         list(v.slo) + [parse_slo(t) for t in (read_slo_file(v.slo_file) if v.slo_file else [])], v.max_error_rate
     )
@@ -318,7 +425,7 @@ def settings_from(options: Any, host: str | None) -> Settings:
         steps=v.steps,
         ramp_from=v.ramp_from,
         # `maascheck load` passes the exact time as --stop-after (Locust's own -t counts whole seconds).
-        stop_after=float(v.stop_after or v.run_time),
+        stop_after=float(v.stop_after or trace_run_time(workload, v) or v.run_time),
         max_requests=v.max_requests,
         warmup=v.warmup,
         users=v.users,

@@ -15,7 +15,26 @@ import time
 from collections import deque
 from collections.abc import Callable
 
+import gevent
+
 NS = 1_000_000_000
+SPIN_S = 0.0015
+
+
+def wait_until(intended_ns: int) -> None:
+    """Sleep until `SPIN_S` before `intended_ns` (perf_counter_ns), then yield to the hub until it is due.
+
+    libev times a sleep from its cached clock (refreshed first) and its epoll backend rounds a timeout
+    up to whole milliseconds, so a plain sleep wakes up to 1 ms late; the last `SPIN_S` are spent in
+    `sleep(0)` (other greenlets and the sockets still run). A longer spin makes the process compete for
+    the CPU on a busy machine and wake later, not sooner.
+    """
+    gevent.get_hub().loop.update_now()
+    delay = (intended_ns - time.perf_counter_ns()) / NS
+    if delay > SPIN_S:
+        gevent.sleep(delay - SPIN_S)
+    while time.perf_counter_ns() < intended_ns:
+        gevent.sleep(0)
 
 
 class Pacer:

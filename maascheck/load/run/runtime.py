@@ -16,6 +16,7 @@ from maascheck.load.run.pacing import Pacer
 from maascheck.load.run.postprocess import Postprocessor
 from maascheck.load.run.recorder import RecordSink
 from maascheck.load.run.selfcheck import SelfCheck
+from maascheck.load.run.trace_replay import TraceFeed
 
 
 class Role(StrEnum):
@@ -27,10 +28,14 @@ class Role(StrEnum):
 
 
 class Message(StrEnum):
-    """maascheck's worker -> master messages (Locust `send_message` names)."""
+    """maascheck's messages between master and workers (Locust `send_message` names)."""
 
     FINAL = "maascheck_final"  # a worker's last records and its CPU summary, on test stop
     DONE = "maascheck_done"  # a worker finished its share of --max-requests
+    CLOCK_HELLO = "maascheck_clock_hello"  # worker -> master: connected, measure my clock
+    CLOCK_PING = "maascheck_clock_ping"  # master -> worker: {t0}, the master's send time
+    CLOCK_PONG = "maascheck_clock_pong"  # worker -> master: {t0, t1}, t1 the worker's receive time
+    CLOCK_ZERO = "maascheck_clock_zero"  # worker -> master: {t0_utc}, its run zero on its wall clock
 
 ATTR = "maascheck_runtime"
 
@@ -76,6 +81,7 @@ class Runtime:
     budget: Budget = field(default_factory=lambda: Budget(None))
     sink: RecordSink | None = None
     pacer: Pacer | None = None
+    trace: TraceFeed | None = None  # a trace replay: this process's share of the records
     seq: int = 0
     stopped_by: str | None = None
     interrupted: bool = False  # Ctrl-C or SIGTERM stopped the run
@@ -86,6 +92,11 @@ class Runtime:
     brake_reason: str | None = None  # master: the first worker's breaker reason
     preflight: dict[str, Any] | None = None  # results.json `preflight` (local/master)
     selfcheck: SelfCheck | None = None  # load-generating processes: loop lag, CPU, in-flight samples
+
+    @property
+    def trace_done(self) -> bool:
+        """A trace replay whose share was all handed out and whose every started request finished."""
+        return self.trace is not None and self.trace.exhausted and self.budget.finished >= self.budget.started
 
     def now(self) -> int:
         """The run clock (perf_counter_ns)."""

@@ -19,14 +19,17 @@ from maascheck.load.measure.validity import CPU_INTERVAL_S, LOOP_TICK_MS, SATURA
 
 
 class SelfCheck:
-    """Samples the hub's wake-up lag, CPU per interval and `in_flight(now_ns)` from `t0_ns + warmup_s` on."""
+    """Samples the hub's wake-up lag, CPU per interval and `in_flight(now_ns)` from `t0_ns + warmup_s` on.
+
+    `in_flight` None: the generator has no count of what it means to have in flight (a trace replay).
+    """
 
     def __init__(
         self,
         *,
         t0_ns: int,
         warmup_s: float,
-        in_flight: Callable[[int], int],
+        in_flight: Callable[[int], int] | None,
         held: Callable[[int], int] = lambda _now_ns: 0,
     ) -> None:
         self.t0_ns = t0_ns
@@ -70,7 +73,7 @@ class SelfCheck:
             measured = run_s >= self.warmup_s
             if measured:
                 self.lag.add((now - before - tick) * 1000)
-            n = self.in_flight(now_ns)
+            n = self.in_flight(now_ns) if self.in_flight is not None else 0
             if measured:
                 self._samples += 1
                 self._held_samples += self.held(now_ns) > 0
@@ -93,7 +96,7 @@ class SelfCheck:
         """This process's figures (the worker's final message carries them)."""
         mean = None
         a, b = self._from_s, self._to_s
-        if a is not None and b is not None and b > a:
+        if self.in_flight is not None and a is not None and b is not None and b > a:
             mean = self._area / (b - a)
         return {
             "loop_lag_samples": self.lag.n,
@@ -105,5 +108,6 @@ class SelfCheck:
             "inflight_mean": None if mean is None else round(mean, 4),
             "inflight_from_s": None if a is None else round(a, 6),
             "inflight_to_s": None if b is None else round(b, 6),
+            "inflight_counted": self.in_flight is not None,
             "held_share": round(self._held_samples / self._samples, 4) if self._samples else None,
         }

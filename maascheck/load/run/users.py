@@ -25,6 +25,7 @@ from maascheck.load.client.reactor import open_client
 from maascheck.load.client.result import StreamCancelled, StreamResult
 from maascheck.load.measure.events import Chunk, parse_stream
 from maascheck.load.measure.metrics import request_record
+from maascheck.load.run.pacing import wait_until
 from maascheck.load.run.runtime import Runtime, runtime_of
 from maascheck.load.workload.payloads import SCENARIOS, build_body
 from maascheck.load.workload.workloads import Prompt
@@ -47,7 +48,9 @@ class StreamingUser(User):
         headers = {"Authorization": f"Bearer {self.rt.api_key}"} if self.rt.api_key else {}
         self.client = open_client(Endpoint.parse(s.host), headers, limits=s.limits)
         StreamingUser._ids += 1
-        self._next_prompt: Callable[[], Prompt] = s.workload.sampler(StreamingUser._ids)
+        self._next_prompt: Callable[[], Prompt] | None = (
+            None if self.rt.trace is not None else s.workload.sampler(StreamingUser._ids)
+        )
         self._path = SCENARIOS[self.scenario]
 
     def on_stop(self) -> None:
@@ -58,21 +61,27 @@ class StreamingUser(User):
     def stream_one(self) -> None:
         """Send one streamed request and record it."""
         rt = self.rt
-        if rt.brakes.tripped or not rt.budget.try_start():
-            gevent.sleep(_IDLE_S)  # quota used or breaker tripped: idle until the controller stops the test
+        trace_done = rt.trace is not None and rt.trace.exhausted
+        if rt.brakes.tripped or trace_done or not rt.budget.try_start():
+            gevent.sleep(_IDLE_S)  # quota or trace used, or breaker tripped: idle until the controller stops the test
             return
+        item = rt.trace.next() if rt.trace is not None else None  # claimed before any yield: not exhausted
         backoff = rt.brakes.wait_s(time.perf_counter())  # 0 unless requests are failing
         if backoff > 0:
             gevent.sleep(backoff)
             rt.brakes.waited(backoff)
         intended = None
-        if rt.pacer is not None:
-            intended = rt.pacer.next_slot()
-            delay = (intended - rt.now()) / 1e9
-            if delay > 0:
-                gevent.sleep(delay)
-        prompt = self._next_prompt()
-        body = build_body(self.scenario, prompt, rt.settings.body)
+        if item is not None:  # a trace record: body and connection are made before its time, so it leaves on time
+            intended = item[0]
+            body = build_body(self.scenario, item[1], rt.settings.body)
+            self.client.warm()
+            wait_until(intended)
+        else:
+            if rt.pacer is not None:
+                intended = rt.pacer.next_slot()
+                wait_until(intended)
+            assert self._next_prompt is not None
+            body = build_body(self.scenario, self._next_prompt(), rt.settings.body)
         try:
             result = self.client.post_stream(self._path, body)
         except StreamCancelled as stop:  # the run stopped mid-stream: keep what was measured, then exit

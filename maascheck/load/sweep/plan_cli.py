@@ -1,8 +1,10 @@
 """`maascheck plan --sweep DIR --target-rate R [--headroom 0.3]`: replicas for a target, from a sweep.
 
-Reads `DIR/sweep.json` (written by `maascheck sweep`), prints the plan with its assumptions and
-writes `DIR/plan.json`. Exit 0 with a plan, 1 when the sweep has no capacity to plan from, 2 on bad
-options (what is wrong, what is valid, an example) before anything is read.
+Reads `DIR/sweep.json` (written by `maascheck sweep`), prints the plan with its assumptions, writes
+`DIR/plan.json` and `DIR/plan.png` (goodput vs load, capacity and target marked:
+`maascheck.load.sweep.plan_plot`) and re-renders the sweep's sweep.html/sweep.md with the target marked.
+Exit 0 with a plan, 1 when the sweep has no capacity to plan from, 2 on bad options (what is wrong,
+what is valid, an example) before anything is read.
 """
 
 from __future__ import annotations
@@ -10,10 +12,14 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 from maascheck.core.errors import ConfigError
 from maascheck.load.sweep.plan import ASSUMPTIONS, plan
+from maascheck.load.sweep.plan_plot import write_plan_png
+from maascheck.load.sweep.report import render_files
 
+PLOT_FILE = "plan.png"
 EXAMPLE = "maascheck plan --sweep reports/sweep --target-rate 50 --headroom 0.3"
 
 
@@ -24,6 +30,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
     target.add_argument("--target-rate", type=float, metavar="R", help="requests/s to serve")
     target.add_argument("--target-users", type=float, metavar="N", help="concurrent users (concurrency sweeps)")
     parser.add_argument("--headroom", type=float, default=0.3, help="share of each replica kept free (default 0.3)")
+
+
+def _rerender(doc: dict[str, Any], sweep_dir: Path) -> None:
+    """Rewrite the sweep's own sweep.html and sweep.md (when it has them), now with the plan's target marked."""
+    if not (sweep_dir / "sweep.html").is_file():
+        return
+    texts = render_files(doc, sweep_dir)
+    for key in ("html", "md"):
+        (sweep_dir / f"sweep.{key}").write_text(texts[key], encoding="utf-8")
 
 
 def _bad(what: str, valid: str) -> ConfigError:
@@ -45,7 +60,13 @@ def run(args: argparse.Namespace) -> int:
     if not isinstance(doc, dict):
         raise _bad(f"--sweep {args.sweep}: {path} is not a sweep document", "a directory `maascheck sweep` wrote")
     result = plan(doc, target_rate=args.target_rate, target_users=args.target_users, headroom=args.headroom)
-    (Path(args.sweep) / "plan.json").write_text(json.dumps(result.as_json(), indent=2) + "\n", encoding="utf-8")
+    sweep_dir = Path(args.sweep)
+    body = result.as_json()
+    body["plot"] = PLOT_FILE if write_plan_png(doc, body, sweep_dir / PLOT_FILE) else None
+    (sweep_dir / "plan.json").write_text(json.dumps(body, indent=2) + "\n", encoding="utf-8")
+    _rerender(doc, sweep_dir)
+    if body["plot"]:
+        print(f"plan plot: {sweep_dir / PLOT_FILE}")
     if result.replicas is None:
         print(f"plan: {result.reason}")
         return 1

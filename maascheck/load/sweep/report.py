@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from maascheck.core.secrets import Redactor
 from maascheck.load.measure.reader import RECORDS_FILE, default_redactor, fmt, load_records, num, redact_tree, section
 from maascheck.load.report import plots
 from maascheck.load.report.markdown import md_escape
+from maascheck.load.sweep.plan_plot import plan_plot_b64
 
 CSV_COLUMNS = (
     "load",
@@ -249,8 +251,19 @@ def _plots(doc: dict[str, Any], sweep_dir: Path, redactor: Redactor) -> list[Htm
             )
         )
     made.append(("TTFT and ITL distributions per step", plots.sweep_distributions(per_step)))
+    made.insert(1, (f"Goodput vs {load_label} (capacity marked, and the target once maascheck plan ran)",
+                    plan_plot_b64(doc, _plan(sweep_dir))))  # fmt: skip
     figures = [figure(b64, caption) for caption, b64 in made if b64]
     return figures or [tag("p", "No step produced results to plot.", cls="muted")]
+
+
+def _plan(sweep_dir: Path) -> dict[str, Any] | None:
+    """The plan.json `maascheck plan` wrote next to the sweep, or None (absent or unreadable)."""
+    try:
+        doc = json.loads((sweep_dir / "plan.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return doc if isinstance(doc, dict) else None
 
 
 def _settings_rows(doc: dict[str, Any]) -> list[list[str]]:

@@ -10,6 +10,8 @@
   --output-tokens is given.
 - Shared-prefix prompts: a common prefix of ``--prefix-tokens`` words, then a unique suffix (prefix-cache
   workloads).
+- A timestamped trace (``trace:PATH.jsonl``, `maascheck.load.workload.trace`): each record's lengths and
+  block ids, replayed open loop at its own time (the trace sets arrivals, not a distribution).
 
 `max_tokens` of each request comes from the workload. Draws are reproducible from `seed`.
 """
@@ -24,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from maascheck.core.errors import ConfigError
+from maascheck.load.workload.trace import PromptText, TracePlan, load_trace
 
 _WORDS = [
     "the",
@@ -140,7 +143,7 @@ class Prompt:
 class Workload:
     """A reproducible source of prompts."""
 
-    kind: str  # "synthetic" | "corpus" | "shared-prefix"
+    kind: str  # "synthetic" | "corpus" | "shared-prefix" | "trace"
     input_tokens: Distribution
     output_tokens: Distribution
     output_given: bool = True
@@ -148,6 +151,20 @@ class Workload:
     corpus: list[tuple[str, int]] = field(default_factory=list)
     corpus_path: str | None = None
     seed: int = 0
+    trace: TracePlan | None = None
+
+    def trace_prompt(self) -> Callable[[int], Prompt]:
+        """Trace workloads: the prompt of the plan's record at an index (deterministic under `seed`)."""
+        plan = self.trace
+        if plan is None:
+            raise RuntimeError("not a trace workload")
+        text = PromptText(plan.trace.block_tokens, self.seed, _WORDS)
+
+        def prompt(index: int) -> Prompt:
+            record = plan.records[index]
+            return Prompt(text.text(record), record.output_tokens, record.input_tokens)
+
+        return prompt
 
     def sampler(self, stream_id: int) -> Callable[[], Prompt]:
         """A per-user prompt generator (its own RNG, seeded from the workload seed and `stream_id`)."""
@@ -179,6 +196,9 @@ class Workload:
         }
         if self.kind == "shared-prefix":
             out["prefix_tokens"] = self.prefix_tokens
+        if self.trace is not None:
+            out["input_tokens"] = out["output_tokens"] = {"kind": "trace", "spec": "per record"}
+            out["trace"] = self.trace.describe()
         if self.corpus_path:
             out["corpus"] = {"path": self.corpus_path, "prompts": len(self.corpus)}
         return out
@@ -214,9 +234,17 @@ def load_corpus(path: str) -> list[tuple[str, int]]:
 
 
 def build_workload(
-    spec: str, input_tokens: str, output_tokens: str | None, *, prefix_tokens: int = 0, seed: int = 0
+    spec: str,
+    input_tokens: str,
+    output_tokens: str | None,
+    *,
+    prefix_tokens: int = 0,
+    seed: int = 0,
+    trace_speed: float = 1.0,
+    trace_window: tuple[float, float | None] = (0.0, None),
+    trace_format: str = "mooncake",
 ) -> Workload:
-    """Build a workload from CLI values: `spec` is ``synthetic``, ``shared-prefix`` or ``corpus:PATH``."""
+    """A workload from CLI values: `spec` is ``synthetic``, ``shared-prefix``, ``corpus:PATH`` or ``trace:PATH``."""
     inp = Distribution.parse(input_tokens, "--input-tokens")
     out = Distribution.parse(output_tokens or "fixed:64", "--output-tokens")
     if spec == "synthetic":
@@ -234,7 +262,10 @@ def build_workload(
             corpus_path=path,
             seed=seed,
         )
+    if spec.startswith("trace:"):
+        plan = TracePlan(load_trace(spec.split(":", 1)[1], trace_format), trace_speed, trace_window)
+        return Workload("trace", inp, out, seed=seed, trace=plan)
     raise ConfigError(
-        f"--workload {spec!r}: valid: synthetic, shared-prefix, corpus:PATH.jsonl; "
+        f"--workload {spec!r}: valid: synthetic, shared-prefix, corpus:PATH.jsonl, trace:PATH.jsonl; "
         "example: --workload corpus:sharegpt.jsonl"
     )

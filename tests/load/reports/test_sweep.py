@@ -80,7 +80,7 @@ def test_sweep_files_and_plots(swept: tuple[Path, dict[str, Any]]) -> None:
     assert doc["schema"] == "maascheck/sweep-results/1"
     html = (out / "sweep.html").read_text()
     images = re.findall(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
-    assert len(images) == 3  # throughput vs load, latency vs throughput, distributions per step
+    assert len(images) == 4  # throughput vs load, goodput vs load, latency vs throughput, distributions per step
     assert all(base64.b64decode(b)[:4] == b"\x89PNG" for b in images)
     assert not re.search(r"""(?i)(src|href)\s*=\s*["']?(https?:)?//""", html)
     assert not re.search(r"(?i)<(script|link)\b", html)

@@ -67,7 +67,7 @@ def test_sweep_finds_the_simulator_capacity(
     assert rate.per_replica is not None and 0.5 <= rate.per_replica / implied_rps <= 1.02, (rate.reason, implied_rps)
     assert rate.replicas == math.ceil(100 / (rate.per_replica * 0.7) - 1e-9)
     html = (tmp_path / "sweep.html").read_text()
-    assert len(re.findall(r'<img src="data:image/png;base64,[A-Za-z0-9+/=]{1000,}"', html)) == 3
+    assert len(re.findall(r'<img src="data:image/png;base64,[A-Za-z0-9+/=]{1000,}"', html)) == 4  # with goodput vs load
     for step in doc["steps"]:
         assert (tmp_path / step["dir"] / "report.html").is_file()
     for path in tmp_path.rglob("*"):
