@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from maascheck.core.inert import md_block, md_inline
 from maascheck.load.measure.reader import RunDocs, section
+from maascheck.load.report.session_tables import SESSION_DEFINITION, sessions_table
 from maascheck.load.report.tables import (
     Table,
     baseline_table,
@@ -92,6 +93,9 @@ def render_md(docs: RunDocs) -> str:
         "## Token accounting\n",
         md_table(tokens_table(docs)),
     ]
+    sessions = sessions_table(docs)
+    if sessions is not None:
+        out += ["## Sessions\n", md_table(sessions), md_escape(SESSION_DEFINITION) + "\n"]
     base = baseline_table(docs)
     if base is not None:
         out += [

@@ -69,6 +69,22 @@ def _warmup_shorter(v: Values) -> str | None:
     return None
 
 
+def _sessions_fit(v: Values) -> str | None:
+    if not str(v.workload).startswith("sessions"):
+        return None
+    if v.scenario not in ("chat", "reasoning"):
+        return (
+            f"--workload sessions needs a chat scenario (chat, reasoning), got --scenario {v.scenario}; "
+            "e.g. --scenario chat --workload sessions:turns=4"
+        )
+    if v.rate:
+        return (
+            "--workload sessions runs closed loop (each user waits for a reply, then thinks); drop --rate "
+            "and give --users, e.g. --users 8 --workload sessions:turns=4,think=fixed:1"
+        )
+    return None
+
+
 BRAKES = "brakes (circuit breaker and backoff for failing requests)"
 _BRAKES = BrakeSettings()  # the brakes' defaults are the dataclass's
 
@@ -108,7 +124,10 @@ LOAD_OPTIONS = OptionTable(
             "processes", "load-generator worker processes (Locust --processes)", integer(1), 1,
             example="2", locust_dest="processes",
         ),
-        Option("workload", "synthetic | shared-prefix | corpus:PATH.jsonl", TEXT, "synthetic", example="shared-prefix"),
+        Option(
+            "workload", "synthetic | shared-prefix | corpus:PATH.jsonl | sessions:turns=DIST[,think=SECONDS]", TEXT,
+            "synthetic", example="sessions:turns=4,think=uniform:0.5:2",
+        ),
         Option(
             "input-tokens", "input length distribution: fixed:N | uniform:A:B | normal:M:S | file:PATH", TEXT,
             "fixed:128", example="uniform:64:256", metavar="DIST",
@@ -189,7 +208,7 @@ LOAD_OPTIONS = OptionTable(
         NO_PREFLIGHT,
         PREFLIGHT_RESULT,
     ),
-    checks=(_warmup_shorter,),
+    checks=(_warmup_shorter, _sessions_fit),
 )
 NATIVE_REPORT_DIR = "reports/load"
 

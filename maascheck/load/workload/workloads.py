@@ -10,6 +10,8 @@
   --output-tokens is given.
 - Shared-prefix prompts: a common prefix of ``--prefix-tokens`` words, then a unique suffix (prefix-cache
   workloads).
+- Multi-turn sessions (``sessions:turns=DIST[,think=SECONDS]``, `maascheck.load.workload.sessions`):
+  synthetic user messages, each turn sending the whole conversation so far.
 
 `max_tokens` of each request comes from the workload. Draws are reproducible from `seed`.
 """
@@ -21,9 +23,12 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from maascheck.core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from maascheck.load.workload.sessions import SessionSpec
 
 _WORDS = [
     "the",
@@ -140,7 +145,7 @@ class Prompt:
 class Workload:
     """A reproducible source of prompts."""
 
-    kind: str  # "synthetic" | "corpus" | "shared-prefix"
+    kind: str  # "synthetic" | "corpus" | "shared-prefix" | "sessions"
     input_tokens: Distribution
     output_tokens: Distribution
     output_given: bool = True
@@ -148,6 +153,7 @@ class Workload:
     corpus: list[tuple[str, int]] = field(default_factory=list)
     corpus_path: str | None = None
     seed: int = 0
+    sessions: SessionSpec | None = None  # kind "sessions": turns and think time
 
     def sampler(self, stream_id: int) -> Callable[[], Prompt]:
         """A per-user prompt generator (its own RNG, seeded from the workload seed and `stream_id`)."""
@@ -179,6 +185,8 @@ class Workload:
         }
         if self.kind == "shared-prefix":
             out["prefix_tokens"] = self.prefix_tokens
+        if self.sessions is not None:
+            out["sessions"] = self.sessions.describe()
         if self.corpus_path:
             out["corpus"] = {"path": self.corpus_path, "prompts": len(self.corpus)}
         return out
@@ -216,13 +224,17 @@ def load_corpus(path: str) -> list[tuple[str, int]]:
 def build_workload(
     spec: str, input_tokens: str, output_tokens: str | None, *, prefix_tokens: int = 0, seed: int = 0
 ) -> Workload:
-    """Build a workload from CLI values: `spec` is ``synthetic``, ``shared-prefix`` or ``corpus:PATH``."""
+    """A workload from CLI values: `spec` is ``synthetic``, ``shared-prefix``, ``corpus:PATH`` or ``sessions:...``."""
     inp = Distribution.parse(input_tokens, "--input-tokens")
     out = Distribution.parse(output_tokens or "fixed:64", "--output-tokens")
     if spec == "synthetic":
         return Workload("synthetic", inp, out, seed=seed)
     if spec == "shared-prefix":
         return Workload("shared-prefix", inp, out, prefix_tokens=prefix_tokens or 256, seed=seed)
+    if spec.startswith("sessions:") or spec == "sessions":
+        from maascheck.load.workload.sessions import parse_sessions
+
+        return Workload("sessions", inp, out, sessions=parse_sessions(spec), seed=seed)
     if spec.startswith("corpus:"):
         path = spec.split(":", 1)[1]
         return Workload(
@@ -235,6 +247,6 @@ def build_workload(
             seed=seed,
         )
     raise ConfigError(
-        f"--workload {spec!r}: valid: synthetic, shared-prefix, corpus:PATH.jsonl; "
-        "example: --workload corpus:sharegpt.jsonl"
+        f"--workload {spec!r}: valid: synthetic, shared-prefix, corpus:PATH.jsonl, "
+        "sessions:turns=DIST[,think=SECONDS]; example: --workload corpus:sharegpt.jsonl"
     )
