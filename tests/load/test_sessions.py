@@ -75,8 +75,9 @@ def test_valid_specs(spec: str, turns: tuple[str, tuple[float, ...]], think: tup
         ("sessions:turns=0", "1..64"),
         (f"sessions:turns={MAX_TURNS + 1}", "1..64"),
         ("sessions:turns=uniform:2:100", "1..64"),
-        ("sessions:turns=many", "unknown distribution"),
-        ("sessions:turns=uniform:5:2", "bad numbers"),
+        ("sessions:turns=many", "turns 'many': not a count distribution"),
+        ("sessions:turns=uniform:5:2", "not a count distribution"),
+        ("sessions:turns=file:/nonexistent/turns.txt", "not a count distribution"),
         ("sessions:turns=4,turns=5", "given twice"),
         ("sessions:turns=4,wait=1", "unknown key 'wait'"),
         ("sessions:think=1", "turns is required"),
@@ -207,12 +208,12 @@ def test_sessions_block_figures() -> None:
         _rec("2.1", 1, 3, ttft_ms=70.0),
         _rec("2.1", 2, 3, ttft_ms=30.0, cached_tokens=48, cacheable_tokens=60),
         _rec("2.1", 3, 3, outcome="http_error", ttft_ms=None, cached_tokens=None),
-        _rec("3.1", 2, 2, cached_tokens=None),  # no cache figure reported: left out
+        _rec("3.1", 2, 2, cached_tokens=None),  # no cache figure reported: left out; started in warm-up
         {"worker": "w0", "outcome": "ok", "ttft_ms": 1.0},  # not a session request
     ]
     block = sessions_block(records)
     assert block is not None
-    assert (block["started"], block["completed"], block["turns"], block["ok_turns"]) == (2, 2, 6, 5)
+    assert (block["started"], block["completed"], block["turns"], block["ok_turns"]) == (2, 1, 6, 5)
     assert block["ttft_ms_first_turn"]["p50"] == 60.0 and block["ttft_ms_first_turn"]["count"] == 2
     assert block["ttft_ms_later_turns"]["count"] == 3 and block["ttft_ms_by_turn"]["2"]["p50"] == 20.0
     assert (block["cached_tokens"], block["cacheable_tokens"], block["cache_turns"]) == (144, 160, 2)

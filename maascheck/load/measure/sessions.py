@@ -2,7 +2,8 @@
 
 Computed from the measured records that carry a `session` id (`--workload sessions:...`):
 
-- `started`: sessions whose turn 1 is measured; `completed`: sessions whose last planned turn is ok;
+- `started`: sessions whose turn 1 is measured (not warm-up); `completed`: those of them whose last
+  planned turn is ok;
   `turns`: measured turn requests, `ok_turns` the ok ones.
 - `ttft_ms_first_turn`, `ttft_ms_later_turns` (turn >= 2), `ttft_ms_by_turn` (per turn index): exact
   summaries of the ok turns' TTFT (`maascheck.load.measure.stats.summarize`).
@@ -39,9 +40,10 @@ def sessions_block(records: list[dict[str, Any]]) -> dict[str, Any] | None:
     reads = [r for r in later if isinstance(r.get("cached_tokens"), int) and isinstance(r.get("cacheable_tokens"), int)]
     cached = sum(r["cached_tokens"] for r in reads)
     cacheable = sum(r["cacheable_tokens"] for r in reads)
+    started = {_key(r) for r in turns if r["turn"] == 1}
     return {
-        "started": len({_key(r) for r in turns if r["turn"] == 1}),
-        "completed": len({_key(r) for r in ok if r["turn"] == r.get("session_turns")}),
+        "started": len(started),
+        "completed": len({_key(r) for r in ok if r["turn"] == r.get("session_turns")} & started),
         "turns": len(turns),
         "ok_turns": len(ok),
         "ttft_ms_first_turn": summarize(v for t, vs in by_turn.items() if t == 1 for v in vs),

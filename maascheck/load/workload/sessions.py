@@ -131,8 +131,8 @@ def parse_sessions(spec: str) -> SessionSpec:
         raise _bad(spec, "turns is required")
     try:
         turns = Distribution.parse(pairs["turns"], "turns=")
-    except ConfigError as exc:
-        raise _bad(spec, str(exc)) from None
+    except ConfigError:
+        raise _bad(spec, f"turns {pairs['turns']!r}: not a count distribution") from None
     bounds = turns.params if turns.kind in ("fixed", "uniform") else ()
     if any(not 1 <= b <= MAX_TURNS for b in bounds):
         raise _bad(spec, f"turns {pairs['turns']!r}: must lie in 1..{MAX_TURNS}")
