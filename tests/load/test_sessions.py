@@ -220,7 +220,8 @@ def test_sessions_block_figures() -> None:
     assert block["session_cache_hit_rate"] == 0.9
     assert sessions_block([{"outcome": "ok", "ttft_ms": 1.0}]) is None
     other_worker = [_rec("1.1", 1, 1), {**_rec("1.1", 1, 1), "worker": "w1"}]
-    assert sessions_block(other_worker)["started"] == 2  # type: ignore[index]
+    two = sessions_block(other_worker)
+    assert two is not None and two["started"] == 2  # session ids are per worker
 
 
 # --- the simulator switch -------------------------------------------------------------------------------------
@@ -247,6 +248,14 @@ def test_sim_flag_turns_the_prefix_cache_off() -> None:
 
 INPUT_WORDS = 24
 OUTPUT_TOKENS = 20
+PREFILL_MS = 0.5
+"""Prefill cost per uncached prompt token: turn 4's ~210-token prompt costs ~100 ms uncached, ~10 ms cached."""
+TTFT_RATIO = 1.6
+"""Later-turn over turn-1 TTFT p50: about 1 with the cache (steps batch other users' prefill), about 3 without."""
+
+
+def _later_over_first(block: dict[str, Any]) -> float:
+    return float(block["ttft_ms_later_turns"]["p50"] / block["ttft_ms_first_turn"]["p50"])
 
 
 def _run(url: str, out: Path, *extra: str) -> tuple[int, dict[str, Any], list[dict[str, Any]]]:
@@ -279,7 +288,7 @@ def _expected_cached(record: dict[str, Any]) -> int:
 @pytest.mark.slow
 @pytest.mark.timeout(150)
 def test_sessions_run_cache_on_matches_the_simulator_rules(tmp_path: Path) -> None:
-    with running_simulator() as url:
+    with running_simulator(prefill_ms_per_token=PREFILL_MS) as url:
         code, doc, records = _run(url, tmp_path)
     assert code == 0, doc["verdict"]
     block = doc["sessions"]
@@ -310,6 +319,7 @@ def test_sessions_run_cache_on_matches_the_simulator_rules(tmp_path: Path) -> No
     measured = block["session_cache_hit_rate"]
     assert 0.5 < expected < 1 and abs(measured - expected) <= 0.05 * expected, (measured, expected)
     assert block["cache_turns"] == len(later) and block["ttft_ms_later_turns"]["count"] == len(later)
+    assert _later_over_first(block) < TTFT_RATIO, block["ttft_ms_by_turn"]  # the history is read from the cache
     report = (tmp_path / "report.md").read_text()
     assert "## Sessions" in report and f"| {md_escape('session_cache_hit_rate')} | {fmt(measured)} |" in report
     assert "Sessions" in (tmp_path / "report.html").read_text()
@@ -318,8 +328,12 @@ def test_sessions_run_cache_on_matches_the_simulator_rules(tmp_path: Path) -> No
 @pytest.mark.slow
 @pytest.mark.timeout(150)
 def test_sessions_run_cache_off_reads_nothing(tmp_path: Path) -> None:
-    with running_simulator(prefix_cache=False) as url:
+    with running_simulator(prefix_cache=False, prefill_ms_per_token=PREFILL_MS) as url:
         code, doc, _ = _run(url, tmp_path)
     block = doc["sessions"]
     assert code == 0 and block["cache_turns"] > 0 and block["cacheable_tokens"] > 0
     assert block["session_cache_hit_rate"] < 0.01
+    # every prompt token is prefilled: later turns (longer histories) wait for more prefill than turn 1
+    by_turn = block["ttft_ms_by_turn"]
+    assert by_turn["4"]["p50"] > by_turn["2"]["p50"] > by_turn["1"]["p50"]
+    assert _later_over_first(block) > TTFT_RATIO, block["ttft_ms_by_turn"]
