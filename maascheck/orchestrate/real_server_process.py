@@ -190,8 +190,14 @@ def wait_ready(proc: subprocess.Popen[bytes], base_url: str, opts: ServerOptions
     with httpx.Client(timeout=5.0) as client:
         while time.monotonic() < deadline:
             if proc.poll() is not None:
+                sigill = (
+                    " (SIGILL: the wheel uses an instruction set this CPU lacks; delete its folder under "
+                    "<cache>/wheels to rebuild it for this CPU)"
+                    if proc.returncode == -signal.SIGILL
+                    else ""
+                )
                 raise ServerStartError(
-                    f"the llama.cpp server exited with code {proc.returncode} before answering "
+                    f"the llama.cpp server exited with code {proc.returncode}{sigill} before answering "
                     f"GET {base_url}/models; last lines of {log_path}:\n{log_tail(log_path)}"
                 )
             try:

@@ -9,13 +9,16 @@ at one stream's decode speed. Bounds are generous (2 shared cores); exact figure
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from typing import Any
 
 import pytest
 
-from maascheck.orchestrate.real_server import RealServer
+from maascheck.core.paths import reports_dir
+from maascheck.orchestrate.real_server import RealServer, real_server
+from maascheck.orchestrate.real_server_install import Installed
 
 from .conftest import report_dir
 
@@ -64,6 +67,8 @@ def test_load_has_no_client_errors(load_results: dict[str, Any]) -> None:
     assert requests["failed"] == 0 and requests["errors_by_kind"] == {}, requests
     assert set(requests["by_outcome"]) <= {"ok", "cancelled"}, requests["by_outcome"]
     assert requests["by_outcome"].get("cancelled", 0) <= USERS, "more cancelled than users in flight"
+    protocol = load_results["protocol"]
+    assert protocol["broken"] == 0 and protocol["by_kind"] == {}, protocol  # --interrupt-requests off: whole streams
 
 
 def test_load_figures_are_plausible(load_results: dict[str, Any]) -> None:
@@ -99,3 +104,28 @@ def test_sweep_runs_every_step_without_errors(server: RealServer, server_env: di
     # One request at a time: with 4 users a request waits behind the others, so TTFT grows with the load.
     ttft = [s["metrics"]["ttft_ms"]["p50"] for s in steps]
     assert ttft[-1] > 1.5 * ttft[0], f"ttft_ms p50 by level {levels}: {ttft}"
+
+
+def test_interrupted_streams_are_reported_as_protocol_errors(installed: Installed) -> None:
+    """With llama-cpp-python's default `--interrupt_requests`, a 4-user run's cut streams are protocol errors.
+
+    Each new request makes the stream being served send `[DONE]` at once, without a finish chunk
+    (llama_cpp/server/app.py `get_event_publisher`), so streams lack their `finish_reason`; the run's
+    protocol taxonomy counts them and the default gate fails the run (exit 1). The run above, on the
+    server with interrupts off, reports none.
+    """
+    out = report_dir("e2e-load-interrupted")
+    with real_server(interrupt_requests=True, log_path=reports_dir() / "e2e-server-interrupted.log") as srv:
+        env = {**os.environ, **({"OPENAI_API_KEY": srv.api_key} if srv.api_key else {})}
+        argv = [
+            sys.executable, "-m", "maascheck", "load", *target(srv),
+            "--users", str(USERS), "--run-time", "30s", "--output-tokens", f"fixed:{OUTPUT_TOKENS}",
+            "--timeout", "120", "--report-dir", str(out),
+        ]  # fmt: skip
+        doc = run_json(argv, env, str(out / "results.json"), timeout_s=30 + 240)
+    protocol = doc["protocol"]
+    assert protocol["broken"] > 0, protocol
+    assert "finish_reason" in protocol["by_kind"], protocol["by_kind"]
+    first = protocol["by_kind"]["finish_reason"]["examples"][0]
+    assert first["rid"] is not None and first["detail"], first  # an example names its request
+    assert doc["_exit_code"] == 1, doc["verdict"]

@@ -39,6 +39,21 @@ def test_wheel_key_names_the_version_and_hashes_the_flags() -> None:
     assert "-DGGML_AMX_INT8=OFF" in realserver_install.SAFE_CMAKE_ARGS
 
 
+AVX2_ONLY = "processor\t: 0\nflags\t\t: fpu sse4_2 avx f16c fma avx2 bmi2 sse4a\nbugs\t\t:\n"
+AVX512_AMX = "flags\t\t: avx avx2 fma f16c bmi2 avx512f avx512_vnni avx512_bf16 avx512_vbmi amx_tile amx_int8\n"
+
+
+def test_the_build_names_only_instruction_sets_the_cpu_has() -> None:
+    """An AVX2-only CPU gets no AVX-512 (a wheel built with it dies with SIGILL); AMX is never on."""
+    avx2 = realserver_install.cmake_args_for(realserver_install.cpu_flags(AVX2_ONLY), "x86_64").split()
+    assert {"-DGGML_AVX2=ON", "-DGGML_FMA=ON", "-DGGML_AVX512=OFF", "-DGGML_AVX512_VNNI=OFF"} <= set(avx2)
+    big = realserver_install.cmake_args_for(realserver_install.cpu_flags(AVX512_AMX), "x86_64").split()
+    assert {"-DGGML_AVX512=ON", "-DGGML_AVX512_BF16=ON", "-DGGML_AMX_INT8=OFF", "-DGGML_AMX_TILE=OFF"} <= set(big)
+    assert realserver_install.cmake_args_for(set(), "aarch64") == "-DGGML_NATIVE=OFF"
+    assert realserver_install.cpu_flags("no flags line") == set()
+    assert wheel_key(cmake_args=" ".join(avx2)) != wheel_key(cmake_args=" ".join(big)), "one cache entry per set"
+
+
 def test_a_cached_wheel_is_reused_without_building(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("MAASCHECK_CACHE_DIR", str(tmp_path))
     wheel = tmp_path / "wheels" / wheel_key() / "llama_cpp_python-0.3.36-py3-none-linux_x86_64.whl"

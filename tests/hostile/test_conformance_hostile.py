@@ -34,6 +34,7 @@ BOUNDS = [
 ]
 MARGIN_S = 40.0  # interpreter and pytest start-up on a loaded 2-core machine, and the reports
 RSS_LIMIT_MB = 300
+RUN_BYTES = 64 * 1024 * 1024  # the whole-suite bomb's --max-run-bytes: a ~90 MB run holds at most this more
 STREAMS = "STREAM or USAGE-004"
 BASICS = "MODELS-001 or CHAT-001 or STREAM-001 or STREAM-002 or STREAM-003 or STREAM-004 or STREAM-005"
 
@@ -126,7 +127,7 @@ class Case:
 
     behaviour: str
     selection: str
-    fails: dict[str, str]  # rule ID -> text its failure message must hold
+    fails: dict[str, str | tuple[str, ...]]  # rule ID -> text its failure must hold (or one of several texts)
     no_pass: str = ""  # a rule-ID prefix none of whose rules may pass (they read only broken responses)
     exit_code: int = 1
     extra: tuple[str, ...] = ()
@@ -172,8 +173,15 @@ CASES = [
         marks=(pytest.mark.slow,),
         run_timeout=60,
     ),
-    # The whole suite: ~100 probes each inflating a bomb to the response cap; --max-run-bytes holds memory.
-    Case("gzip-bomb", "", {"CHAT-001": "after decompression"}, marks=(pytest.mark.slow,)),
+    # The whole suite: ~100 probes each inflating a bomb to the response cap; --max-run-bytes (64 MiB here)
+    # holds memory. Whichever comes first for CHAT-001 (the client matrix's probes may run before it) names it.
+    Case(
+        "gzip-bomb",
+        "",
+        {"CHAT-001": ("after decompression", f"--max-run-bytes {RUN_BYTES}")},
+        extra=("--max-run-bytes", str(RUN_BYTES)),
+        marks=(pytest.mark.slow,),
+    ),
 ]
 
 
@@ -194,7 +202,8 @@ def test_conformance_against_a_hostile_server(case: Case, server: HostileServer,
     for rule_id, text in case.fails.items():
         assert rule_id in failed, f"{rule_id} did not fail; failed: {sorted(failed)}"
         shown = json.dumps(failed[rule_id], ensure_ascii=False)
-        assert text in shown, f"{rule_id} does not say {text!r}: {failed[rule_id].get('message')}"
+        texts = (text,) if isinstance(text, str) else text
+        assert any(t in shown for t in texts), f"{rule_id} says none of {texts}: {failed[rule_id].get('message')}"
     if case.no_pass:
         passed = [r for r in run.outcome("passed") if r.startswith(case.no_pass)]
         assert not passed, f"passed on responses that could not be read: {passed}"

@@ -26,7 +26,10 @@ def server() -> Iterator[HostileServer]:
 
 
 def _client() -> httpx.Client:
-    return httpx.Client(timeout=httpx.Timeout(5.0), trust_env=False)
+    # A new connection per request: the catalogue closes a connection after a misbehaving answer without
+    # `Connection: close`, and a pooled connection reused before its FIN arrived is reset (seen in CI).
+    limits = httpx.Limits(max_keepalive_connections=0)
+    return httpx.Client(timeout=httpx.Timeout(5.0), trust_env=False, limits=limits)
 
 
 def _events(body: bytes, sep: bytes = b"\n\n") -> list[bytes]:

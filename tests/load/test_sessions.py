@@ -293,7 +293,7 @@ def test_sessions_run_cache_on_matches_the_simulator_rules(tmp_path: Path) -> No
     assert code == 0, doc["verdict"]
     block = doc["sessions"]
     turns = [r for r in records if r.get("session") is not None]
-    assert len(turns) == len(records) == block["turns"] and block["completed"] >= 4
+    assert len(turns) == len(records) == block["turns"] and block["completed"] >= 4, block
     # sticky sessions: each one's turns are 1..k in send order, each prompt = the previous one + its reply + a question
     by_session: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for r in turns:
@@ -303,17 +303,17 @@ def test_sessions_run_cache_on_matches_the_simulator_rules(tmp_path: Path) -> No
         rs.sort(key=lambda r: r["start_s"])
         if rs[0]["turn"] != 1:
             continue
-        assert [r["turn"] for r in rs] == list(range(1, len(rs) + 1))
+        assert [r["turn"] for r in rs] == list(range(1, len(rs) + 1)), rs
         system = count_tokens(SYSTEM_PROMPT.format(sid=sid)) + MESSAGE_OVERHEAD_TOKENS
         q = rs[0]["input_tokens"] - REPLY_PRIMING_TOKENS - system - MESSAGE_OVERHEAD_TOKENS
-        assert question in (None, q) and q >= INPUT_WORDS
+        assert question in (None, q) and q >= INPUT_WORDS, (question, q, rs[0])
         question = q
         for prev, cur in itertools.pairwise(rs):
-            assert cur["cacheable_tokens"] == prev["input_tokens"] and prev["outcome"] == "ok"
+            assert cur["cacheable_tokens"] == prev["input_tokens"] and prev["outcome"] == "ok", (prev, cur)
             if cur["outcome"] != "ok":  # cut off by the end of the run
                 continue
             grown = prev["output_tokens"] + 2 * MESSAGE_OVERHEAD_TOKENS + q  # the received reply and a new question
-            assert cur["input_tokens"] == prev["input_tokens"] + grown
+            assert cur["input_tokens"] == prev["input_tokens"] + grown, (prev, cur)
     later = [r for r in turns if r["turn"] >= 2 and r["outcome"] == "ok"]
     expected = sum(map(_expected_cached, later)) / sum(r["cacheable_tokens"] for r in later)
     measured = block["session_cache_hit_rate"]

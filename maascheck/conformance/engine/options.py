@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from maascheck.conformance.engine.verdict import DEFAULT_VIEW, View
 from maascheck.conformance.report.baseline import parse_baseline
+from maascheck.conformance.transport.recorder import DEFAULT_TIMEOUTS
 from maascheck.core.options import (
     API_KEY_ENV,
     BASE_URL,
@@ -85,7 +86,7 @@ CONFORMANCE_OPTIONS = OptionTable(
             "stall-timeout",
             "seconds without a stream byte before an exchange counts as stalled",
             number(0, above=True),
-            20.0,
+            DEFAULT_TIMEOUTS.stall,
             example="20",
             metavar="S",
         ),
@@ -107,19 +108,25 @@ CONFORMANCE_OPTIONS = OptionTable(
         ),
         # Bounds on what the target may cost the suite; each one that trips is named, with its value, in the
         # evidence of the rule it fails. Defaults leave room for long reasoning streams.
-        Option("connect-timeout", "seconds to open a connection", duration(0, above=True), 10.0, example="10"),
+        Option(
+            "connect-timeout",
+            "seconds to open a connection",
+            duration(0, above=True),
+            DEFAULT_TIMEOUTS.connect,
+            example="10",
+        ),
         Option(
             "head-timeout",
             "seconds until the final response head (1xx interim answers included)",
             duration(0, above=True),
-            120.0,
+            DEFAULT_TIMEOUTS.headers,
             example="120",
         ),
         Option(
             "exchange-timeout",
             "seconds for one whole exchange, first byte sent to last byte read",
             duration(0, above=True),
-            600.0,
+            DEFAULT_TIMEOUTS.total,
             example="600",
         ),
         Option(

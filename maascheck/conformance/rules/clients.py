@@ -22,6 +22,7 @@ from maascheck.conformance.clients.replay import ClientRequest, NoExchange, Sour
 from maascheck.conformance.clients.scenarios import SCENARIOS, Scenario
 from maascheck.conformance.model.exchange import Exchange
 from maascheck.conformance.model.rule import ClientBreak, Impact, NotApplicable, RuleContext, Violation, rule
+from maascheck.conformance.transport.recorder import DEFAULT_TIMEOUTS
 
 MODES = ("replay", "live")
 NOT_REQUESTED = "the client matrix runs on request: --clients all (or --clients NAME,...)"
@@ -70,7 +71,7 @@ def _check_for(client: Client, scenario: Scenario) -> Callable[[RuleContext], No
         def sources(c: Client) -> Source:
             return _live_source(ctx, c) if mode == "live" else recorded_source(templates)
 
-        timeout_s = float(getattr(ctx.options, "stall_timeout", 20.0))
+        timeout_s = float(getattr(ctx.options, "stall_timeout", DEFAULT_TIMEOUTS.stall))
         cells = matrix.cells_for(client, templates, sources, mode=mode, timeout_s=timeout_s, together=chosen)
         cell = cells[scenario.name]
         if cell.outcome == "skipped":

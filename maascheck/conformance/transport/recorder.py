@@ -49,6 +49,10 @@ class Timeouts:
     total: float = 600.0
 
 
+DEFAULT_TIMEOUTS = Timeouts()
+"""The defaults every face of the suite starts from (the option table, the SDK transport, the client matrix)."""
+
+
 @dataclass(frozen=True)
 class Limits:
     """Caps on what one response may make the suite hold: decoded bytes (after any Content-Encoding), one

@@ -26,7 +26,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from maascheck.conformance.model.exchange import Exchange
-from maascheck.conformance.transport.recorder import ACCEPT_ENCODING, Recorder, Timeouts
+from maascheck.conformance.transport.recorder import ACCEPT_ENCODING, DEFAULT_TIMEOUTS, Recorder, Timeouts
 
 # Headers that describe the wire framing of the recorded body, not the decoded bytes the SDK is given.
 _FRAMING = frozenset({"content-encoding", "content-length", "transfer-encoding"})
@@ -128,9 +128,9 @@ def recording_client(
     probe: str,
     recorder: Recorder | None = None,
     *,
-    connect: float = 10.0,
-    read: float = 20.0,
-    total: float = 600.0,
+    connect: float = DEFAULT_TIMEOUTS.connect,
+    read: float = DEFAULT_TIMEOUTS.stall,
+    total: float = DEFAULT_TIMEOUTS.total,
     origin: str | None = None,
 ) -> tuple[Any, Any]:
     """An SDK-compatible HTTP client sending through `recorder`, and its transport (read `transport.exchanges`).

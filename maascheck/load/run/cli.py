@@ -17,6 +17,7 @@ import os
 import signal
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +47,18 @@ def _closed_or_open(v: Values) -> str | None:
     return None
 
 
-CLI_OPTIONS = LOAD_OPTIONS.extended(checks=[_closed_or_open])
+def _one_host_or_many(v: Values) -> str | None:
+    if v.expect_workers and v.processes > 1:
+        return (
+            "give --processes N (workers on this host) or --expect-workers N (workers on other hosts), not both; "
+            "e.g. --expect-workers 2 --master-bind-host 10.0.0.5"
+        )
+    return None
+
+
+CLI_OPTIONS = LOAD_OPTIONS.extended(checks=[_closed_or_open, _one_host_or_many])
+WORKER_OPTIONS = ("worker", "master-host", "master-port", "api-key-env")
+DISTRIBUTION = ("expect-workers", "master-bind-host", "master-bind-port", "workers-wait", *WORKER_OPTIONS)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -79,7 +91,7 @@ def locust_argv(v: Values, report_dir: Path, passthrough: list[str] | None = Non
     """The Locust command line for validated values: Locust's own options, then the table's."""
     ours = LOAD_OPTIONS.without(
         "base-url", "users", "run-time", "processes", "profile", "report-dir", "baseline",
-        "baseline-threshold", "fail-on-regression", "pool",
+        "baseline-threshold", "fail-on-regression", "pool", *DISTRIBUTION[:-1],
     )  # fmt: skip
     argv = [
         sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--only-summary",
@@ -92,7 +104,50 @@ def locust_argv(v: Values, report_dir: Path, passthrough: list[str] | None = Non
     argv += ours.without("stop-after", "reproduce").argv(v, only_given=False)
     if v.processes > 1:
         argv += ["--processes", str(v.processes)]
+    if v.expect_workers:
+        argv += [
+            "--master", "--expect-workers", str(v.expect_workers), "--expect-workers-max-wait", f"{v.workers_wait:g}",
+            "--master-bind-host", v.master_bind_host, "--master-bind-port", str(v.master_bind_port),
+        ]  # fmt: skip
     return [*argv, *(passthrough or []), CLASS_OF[v.scenario]]
+
+
+def resolve_worker(args: argparse.Namespace) -> Values:
+    """The validated options of `maascheck load --worker`: only where the master is (it sends the rest)."""
+    raw = CLI_OPTIONS.raw_from(args)
+    extra = [
+        o.flag_name for o in CLI_OPTIONS.options if o.name not in WORKER_OPTIONS and raw.get(o.dest) not in (None, [])
+    ]
+    if extra:
+        raise ConfigError(
+            f"a worker takes its run options from the master; give only --master-host and --master-port, "
+            f"not {', '.join(extra)}; e.g. maascheck load --worker --master-host 10.0.0.5"
+        )
+    table = CLI_OPTIONS.without(*(o.name for o in CLI_OPTIONS.options if o.name not in WORKER_OPTIONS))
+    return replace(table, checks=()).resolve(raw)
+
+
+def worker_argv(v: Values) -> list[str]:
+    """The Locust command line of a worker process."""
+    return [
+        sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--worker", "--loglevel", "WARNING",
+        "--master-host", v.master_host, "--master-port", str(v.master_port),
+    ]  # fmt: skip
+
+
+def run_worker(v: Values) -> int:
+    """Run one worker until its master quits; Locust's exit code (130 when interrupted)."""
+    proc = subprocess.Popen(worker_argv(v), env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=True)
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=STOP_GRACE_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        return EXIT_INTERRUPTED
 
 
 def reproduce_line(v: Values) -> str:
@@ -149,9 +204,15 @@ def run_load(v: Values, passthrough: list[str] | None = None) -> dict[str, Any]:
     if interrupted and not results.exists():
         raise KeyboardInterrupt
     if not results.exists():
+        waited = (
+            f", or fewer than --expect-workers {v.expect_workers} workers connected within --workers-wait "
+            f"{v.workers_wait:g}s (start `maascheck load --worker --master-host ADDR` on each worker host)"
+            if v.expect_workers
+            else ""
+        )
         raise ConfigError(
             f"Locust exited with code {proc.returncode} without writing {results}; "
-            "see its output above (a bad option or an unreachable locustfile)"
+            f"see its output above (a bad option or an unreachable locustfile{waited})"
         )
     doc: dict[str, Any] = json.loads(results.read_text(encoding="utf-8"))
     doc["_report_dir"] = str(report_dir)
@@ -160,6 +221,8 @@ def run_load(v: Values, passthrough: list[str] | None = None) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of `maascheck load`."""
+    if getattr(args, "worker", None):
+        return run_worker(resolve_worker(args))
     v = resolve(args)
     doc = run_load(v, list(getattr(args, "passthrough", [])))
     report_dir = Path(doc.pop("_report_dir"))

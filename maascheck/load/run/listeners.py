@@ -6,7 +6,9 @@ message on stop), *master* (merges the records into `requests.jsonl` as they arr
 `results.json` on quit). Processes that generate load run under `maascheck.load.run.gcpolicy.GcPolicy` and
 flush their buffered records once a second, at test stop and on quit (SIGINT/SIGTERM included).
 A worker that never sends its final message is reported as lost; its records received so far (and
-those in its local file, when the master can read it) are kept.
+those in its local file, when the master can read it) are kept. Each worker's clock offset is measured at
+its handshake (`maascheck.load.run.clock`) and its records are moved onto the master's run clock as they
+are merged.
 """
 
 from __future__ import annotations
@@ -29,6 +31,14 @@ from maascheck.core.secrets import Redactor, read_api_key
 from maascheck.load.measure.results import build_results
 from maascheck.load.measure.tokens import load_counter
 from maascheck.load.run.brakes import Brakes, merge_summaries
+from maascheck.load.run.clock import (
+    ClockBook,
+    register_master,
+    register_worker,
+    send_zero,
+    shift_record,
+    wall_time,
+)
 from maascheck.load.run.options import Settings, add_locust_arguments, settings_from, validate_when_parsed
 from maascheck.load.run.pacing import Pacer
 from maascheck.load.run.postprocess import Postprocessor
@@ -40,6 +50,7 @@ log = logging.getLogger("maascheck.load")
 SATURATED_CPU_PERCENT = 90.0
 LAG_WARN_MS = 100.0
 HOUSEKEEPING_S = 0.25
+CLOCKS = "maascheck_clocks"  # the master's ClockBook, on the Locust Environment
 
 
 class _NoSpawnRateWarning(logging.Filter):
@@ -103,6 +114,9 @@ def _on_init(environment: Any, **_kw: Any) -> None:
     _stop_on_signals(environment)
     runner = environment.runner
     role = _role(runner)
+    if role == Role.MASTER:  # before the preflight, whose requests let the workers' messages in
+        setattr(environment, CLOCKS, ClockBook())
+        register_master(environment, getattr(environment, CLOCKS))
     if role != Role.WORKER:  # workers take the master's findings
         environment.maascheck_preflight = preflight_on_init(environment.parsed_options, environment.host)
     if role == Role.MASTER:
@@ -110,12 +124,13 @@ def _on_init(environment: Any, **_kw: Any) -> None:
         runner.register_message(Message.DONE, _on_done)
         runner.register_message("maascheck_brake", _on_brake)
         environment.events.worker_report.add_listener(
-            lambda client_id, data: _on_worker_report(environment, data)
+            lambda client_id, data: _on_worker_report(environment, str(client_id), data)
         )
     if role == Role.WORKER:
         environment.events.report_to_master.add_listener(
             lambda client_id, data: _on_report_to_master(environment, data)
         )
+        register_worker(environment)
 
 
 def _on_test_start(environment: Any, **_kw: Any) -> None:
@@ -130,7 +145,7 @@ def _on_test_start(environment: Any, **_kw: Any) -> None:
         api_key=read_api_key(s.api_key_env),
         counter=load_counter(s.tokenizer),
     )
-    rt.t0_ns, rt.t0_utc, rt.cpu0 = time.perf_counter_ns(), time.time(), time.process_time()
+    rt.t0_ns, rt.t0_utc, rt.cpu0 = time.perf_counter_ns(), wall_time(), time.process_time()
     n_workers, index = 1, 0
     redactor = Redactor([rt.api_key])
     if role == Role.WORKER:
@@ -162,6 +177,7 @@ def _on_test_start(environment: Any, **_kw: Any) -> None:
         rt.gc.start()
         gevent.spawn(_housekeeping, rt)
     if role == Role.WORKER:
+        send_zero(environment, rt.t0_utc)  # before any record is shipped: every batch is moved alike
         gevent.spawn(_watch_quota, environment, rt)
         gevent.spawn(_watch_brakes, environment, rt)
     else:
@@ -232,28 +248,40 @@ def _on_report_to_master(environment: Any, data: dict[str, Any]) -> None:
         data["maascheck_records"] = rt.sink.take_outbox()
 
 
-def _master_accept(rt: Runtime, batch: bytes) -> None:
-    """Master: merge a worker's batch of JSONL lines into requests.jsonl and count them per worker."""
+def _master_accept(rt: Runtime, batch: bytes, shift_s: float = 0.0) -> None:
+    """Master: merge a worker's batch of JSONL lines into requests.jsonl (times moved by `shift_s` onto the
+    master's run clock) and count them per worker."""
     if rt.sink is None:
         return
-    lines = [line for line in batch.splitlines() if line.strip()]
-    for line, r in zip(lines, decode_lines(lines), strict=False):
-        rt.sink.add_line(line + b"\n")
+    for line in batch.splitlines():
+        decoded = decode_lines([line]) if line.strip() else []
+        if not decoded or not isinstance(decoded[0].get("worker"), str):
+            continue
+        r = decoded[0]
+        rt.sink.add_line(encode(shift_record(r, shift_s)) if shift_s else line + b"\n")
         w = rt.workers.setdefault(r["worker"], {"id": r["worker"], "requests": 0, "lost": True})
         w["requests"] += 1
 
 
-def _on_worker_report(environment: Any, data: dict[str, Any]) -> None:
+def _shift_of(environment: Any, rt: Runtime, client_id: str) -> float:
+    """Master: the shift of a worker's records onto the master's run clock (0 without its clock)."""
+    book = getattr(environment, CLOCKS, None)
+    return book.of(client_id).shift_s(rt.t0_utc) if isinstance(book, ClockBook) else 0.0
+
+
+def _on_worker_report(environment: Any, client_id: str, data: dict[str, Any]) -> None:
     rt = getattr(environment, ATTR, None)
     if isinstance(rt, Runtime) and data.get("maascheck_records"):
-        _master_accept(rt, data["maascheck_records"])
+        shift = _shift_of(environment, rt, client_id)
+        _master_accept(rt, data["maascheck_records"], shift)
 
 
 def _on_final(environment: Any, msg: Any, **_kw: Any) -> None:
     rt = getattr(environment, ATTR, None)
     if not isinstance(rt, Runtime):
         return
-    _master_accept(rt, msg.data.get("records") or b"")
+    shift = _shift_of(environment, rt, str(msg.node_id))
+    _master_accept(rt, msg.data.get("records") or b"", shift)
     summary = msg.data["summary"]
     w = rt.workers.setdefault(summary["id"], {"id": summary["id"], "requests": 0})
     w.update({k: v for k, v in summary.items() if k != "requests"}, lost=False, final=True)
@@ -323,15 +351,31 @@ def _render(report_dir: Path) -> None:
 def _recover_unreported(environment: Any, rt: Runtime) -> None:
     """Master: merge records of workers without a final report from their local file, when readable."""
     assert rt.sink is not None
-    for index in getattr(environment.runner, "worker_indexes", {}).values():
-        rt.workers.setdefault(f"w{index}", {"id": f"w{index}", "requests": 0, "lost": True})
+    clients = {f"w{index}": client_id for client_id, index in _worker_indexes(environment).items()}
+    for wid in clients:
+        rt.workers.setdefault(wid, {"id": wid, "requests": 0, "lost": True})
     seen = {r["rid"] for r in rt.sink.records}
-    for wid, w in rt.workers.items():
+    for wid, w in list(rt.workers.items()):
         if w.get("final"):
             continue
         extra = [r for r in read_jsonl(rt.report_dir / f"requests-{wid}.jsonl") if r.get("rid") not in seen]
-        _master_accept(rt, b"".join(encode(r) for r in extra))
+        shift = _shift_of(environment, rt, clients[wid]) if wid in clients else 0.0
+        _master_accept(rt, b"".join(encode(r) for r in extra), shift)
         w["recovered_from_file"] = len(extra)
+
+
+def _worker_indexes(environment: Any) -> dict[str, int]:
+    """Master: Locust's worker index of each client id."""
+    return dict(getattr(environment.runner, "worker_indexes", {}) or {})
+
+
+def _clock_fields(environment: Any, rt: Runtime, wid: str) -> dict[str, Any]:
+    """results.json clock fields of worker `wid` (None where nothing was measured)."""
+    book = getattr(environment, CLOCKS, None)
+    clients = {f"w{index}": client_id for client_id, index in _worker_indexes(environment).items()}
+    if isinstance(book, ClockBook) and wid in clients:
+        return book.of(clients[wid]).describe(rt.t0_utc)
+    return ClockBook().of(wid).describe(rt.t0_utc)
 
 
 def client_block(rt: Runtime, records: list[dict[str, Any]], doc_load: dict[str, Any]) -> dict[str, Any]:
@@ -403,11 +447,16 @@ def results_document(rt: Runtime, environment: Any) -> dict[str, Any]:
     }
     workers = (
         [
-            {"id": w["id"], "requests": w.get("requests", 0), "lost": bool(w.get("lost"))}
+            {
+                "id": w["id"],
+                "requests": w.get("requests", 0),
+                "lost": bool(w.get("lost")),
+                **_clock_fields(environment, rt, str(w["id"])),
+            }
             for w in sorted(rt.workers.values(), key=lambda w: str(w["id"]))
         ]
         if rt.role == Role.MASTER
-        else [{"id": rt.worker_id, "requests": len(records), "lost": False}]
+        else [{"id": rt.worker_id, "requests": len(records), "lost": False, **_clock_fields(environment, rt, "")}]
     )
     doc = build_results(
         records,

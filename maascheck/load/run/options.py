@@ -86,6 +86,18 @@ def _sessions_fit(v: Values) -> str | None:
 
 
 BRAKES = "brakes (circuit breaker and backoff for failing requests)"
+DISTRIBUTED = "distributed across hosts (Locust master/worker over TCP, docs/distributed.md)"
+MASTER_PORT = 5557  # Locust's default master port
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 65535:
+        raise ValueError(text)
+    return value
+
+
+PORT = Kind(_port, "a TCP port 1-65535")
 _BRAKES = BrakeSettings()  # the brakes' defaults are the dataclass's
 
 LOAD_OPTIONS = OptionTable(
@@ -123,6 +135,34 @@ LOAD_OPTIONS = OptionTable(
         Option(
             "processes", "load-generator worker processes (Locust --processes)", integer(1), 1,
             example="2", locust_dest="processes",
+        ),
+        Option(
+            "expect-workers", "run as the master of N `maascheck load --worker` processes on other hosts "
+            "(0: no master)", integer(0), 0, example="2", metavar="N", locust=False, group=DISTRIBUTED,
+        ),
+        Option(
+            "master-bind-host", "master: interface the workers connect to", TEXT, "*", example="10.0.0.5",
+            metavar="ADDR", locust=False, group=DISTRIBUTED,
+        ),
+        Option(
+            "master-bind-port", "master: TCP port the workers connect to", PORT, MASTER_PORT, example="5557",
+            metavar="PORT", locust=False, group=DISTRIBUTED,
+        ),
+        Option(
+            "workers-wait", "master: longest wait for the workers to connect, seconds", duration(above=True),
+            120.0, example="300", metavar="S", locust=False, group=DISTRIBUTED,
+        ),
+        Option(
+            "worker", "run as a worker of the master at --master-host (it sends every other option)", flag=True,
+            locust=False, reproduce=False, env=False, group=DISTRIBUTED,
+        ),
+        Option(
+            "master-host", "worker: the master's address", TEXT, "127.0.0.1", example="10.0.0.5", metavar="ADDR",
+            locust=False, reproduce=False, group=DISTRIBUTED,
+        ),
+        Option(
+            "master-port", "worker: the master's port", PORT, MASTER_PORT, example="5557", metavar="PORT",
+            locust=False, reproduce=False, group=DISTRIBUTED,
         ),
         Option(
             "workload", "synthetic | shared-prefix | corpus:PATH.jsonl | sessions:turns=DIST[,think=SECONDS]", TEXT,

@@ -26,10 +26,14 @@ class Role(StrEnum):
 
 
 class Message(StrEnum):
-    """maascheck's worker -> master messages (Locust `send_message` names)."""
+    """maascheck's messages between master and workers (Locust `send_message` names)."""
 
     FINAL = "maascheck_final"  # a worker's last records and its CPU summary, on test stop
     DONE = "maascheck_done"  # a worker finished its share of --max-requests
+    CLOCK_HELLO = "maascheck_clock_hello"  # worker -> master: connected, measure my clock
+    CLOCK_PING = "maascheck_clock_ping"  # master -> worker: {t0}, the master's send time
+    CLOCK_PONG = "maascheck_clock_pong"  # worker -> master: {t0, t1}, t1 the worker's receive time
+    CLOCK_ZERO = "maascheck_clock_zero"  # worker -> master: {t0_utc}, its run zero on its wall clock
 
 ATTR = "maascheck_runtime"
 

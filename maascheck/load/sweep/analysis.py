@@ -141,9 +141,14 @@ def find_capacity(steps: Sequence[Step]) -> Capacity:
 
 
 def _failed(step: Step) -> str:
-    if step.passed is True and step.protocol_broken:
-        return f"broke the protocol on {(step.protocol_error_rate or 0) * 100:.2f} % of its responses"
-    return "failed its SLOs"
+    """Why a step is not within its bounds: the SLOs it missed, the protocol errors beyond their bound."""
+    why = []
+    missed = [str(s.get("expr") or s.get("metric")) for s in step.slos if s.get("passed") is False]
+    if missed:
+        why.append("missed " + ", ".join(missed))
+    if step.protocol_broken:
+        why.append(f"broke the protocol on {(step.protocol_error_rate or 0) * 100:.2f} % of its responses")
+    return "; ".join(why) or "failed its SLOs"
 
 
 def bad_failure(step: Step, stop_factor: float, max_error_rate: float) -> str | None:
@@ -165,11 +170,7 @@ def bad_failure(step: Step, stop_factor: float, max_error_rate: float) -> str | 
         if measured is None:
             return f"step {step.load:g}: {slo.get('expr')} could not be measured"
         if op in ("<=", "<") and threshold > 0 and measured > stop_factor * threshold:
-            return (
-                f"step {step.load:g}: {slo.get('expr')} missed by more than {stop_factor:g}x ({measured:g})"
-            )
+            return f"step {step.load:g}: {slo.get('expr')} missed by more than {stop_factor:g}x ({measured:g})"
         if op in (">=", ">") and measured * stop_factor < threshold:
-            return (
-                f"step {step.load:g}: {slo.get('expr')} missed by more than {stop_factor:g}x ({measured:g})"
-            )
+            return f"step {step.load:g}: {slo.get('expr')} missed by more than {stop_factor:g}x ({measured:g})"
     return None
