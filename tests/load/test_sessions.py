@@ -250,7 +250,7 @@ INPUT_WORDS = 24
 OUTPUT_TOKENS = 20
 PREFILL_MS = 0.5
 """Prefill cost per uncached prompt token: turn 4's ~210-token prompt costs ~100 ms uncached, ~10 ms cached."""
-TTFT_RATIO = 1.6
+TTFT_RATIO = 1.5
 """Later-turn over turn-1 TTFT p50: about 1 with the cache (steps batch other users' prefill), about 3 without."""
 
 
