@@ -84,6 +84,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="natural output length when max_tokens does not cut it (default %(default)s)",
     )
+    g.add_argument(
+        "--no-prefix-cache",
+        action="store_true",
+        help="turn the prefix cache off: every prompt token is prefilled, cached_tokens is 0",
+    )
     e = parser.add_argument_group("exact schedule (replaces the timing model)")
     e.add_argument(
         "--exact-schedule",
@@ -118,6 +123,7 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
         ttft_ms=args.ttft_ms,
         itl_ms=args.itl_ms,
         record_lateness=args.record_lateness,
+        prefix_cache=not args.no_prefix_cache,
     )
     cfg.validate()
     return cfg

@@ -44,6 +44,7 @@ class SimConfig:
     header_timeout_s: float = 10.0
     body_timeout_s: float = 30.0
     record_lateness: bool = False
+    prefix_cache: bool = True  # chat prompts read full 16-token blocks seen before (engine.PrefixCache)
 
     def resolved_api_key(self) -> str:
         """The key clients must present: `api_key`, else $MAASCHECK_SIM_KEY, else the documented test key."""

@@ -437,7 +437,9 @@ class SimServer:
         plans = plan_choices(req, self.config.output_tokens, self.rng)
         renderer = Renderer(self.persona, req, self.rng)
         cached = (
-            self.cache.lookup_and_insert(req.cache_text, req.prompt_tokens) if req.endpoint == "chat" else 0
+            self.cache.lookup_and_insert(req.cache_text, req.prompt_tokens)
+            if req.endpoint == "chat" and self.config.prefix_cache
+            else 0
         )
         if self.exact is not None:
             self.exact.checkpoint()

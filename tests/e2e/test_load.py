@@ -109,10 +109,10 @@ def test_sweep_runs_every_step_without_errors(server: RealServer, server_env: di
 def test_interrupted_streams_are_reported_as_protocol_errors(installed: Installed) -> None:
     """With llama-cpp-python's default `--interrupt_requests`, a 4-user run's cut streams are protocol errors.
 
-    Each new request makes the stream being served send `[DONE]` at once, without a finish chunk
-    (llama_cpp/server/app.py `get_event_publisher`), so streams lack their `finish_reason`; the run's
-    protocol taxonomy counts them and the default gate fails the run (exit 1). The run above, on the
-    server with interrupts off, reports none.
+    Each new request makes the stream being served end at once, without a finish chunk, and drop the
+    connection (llama_cpp/server/app.py `get_event_publisher`): measured here, 12 of 13 judged streams of
+    a 30 s run were truncated. The run's protocol taxonomy counts them and the default gate fails the run
+    (exit 1). The run above, on the server with interrupts off, reports none.
     """
     out = report_dir("e2e-load-interrupted")
     with real_server(interrupt_requests=True, log_path=reports_dir() / "e2e-server-interrupted.log") as srv:
@@ -125,7 +125,10 @@ def test_interrupted_streams_are_reported_as_protocol_errors(installed: Installe
         doc = run_json(argv, env, str(out / "results.json"), timeout_s=30 + 240)
     protocol = doc["protocol"]
     assert protocol["broken"] > 0, protocol
-    assert "finish_reason" in protocol["by_kind"], protocol["by_kind"]
-    first = protocol["by_kind"]["finish_reason"]["examples"][0]
+    # Cut mid-stream: the connection drops before the chunked body's end (truncated), or `[DONE]` comes
+    # without a finish chunk (finish_reason), as the race falls.
+    cut = set(protocol["by_kind"]) & {"truncated", "finish_reason", "no_done"}
+    assert cut and set(protocol["by_kind"]) <= {"truncated", "finish_reason", "no_done"}, protocol["by_kind"]
+    first = protocol["by_kind"][sorted(cut)[0]]["examples"][0]
     assert first["rid"] is not None and first["detail"], first  # an example names its request
     assert doc["_exit_code"] == 1, doc["verdict"]

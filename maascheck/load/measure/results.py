@@ -15,6 +15,7 @@ from typing import Any
 
 from maascheck.core.errors import EXIT_INTERRUPTED
 from maascheck.load.measure.protocol import DEFAULT_MAX_PROTOCOL_ERROR_RATE, protocol_block
+from maascheck.load.measure.sessions import sessions_block
 from maascheck.load.measure.slo import DISTRIBUTIONS, Slo, is_good
 from maascheck.load.measure.stats import summarize
 
@@ -254,6 +255,7 @@ def build_results(
         "tokens": tokens_block(measured),
         "protocol": protocol_block(measured),
         "connections": connections_block(measured),
+        "sessions": sessions_block(measured),
         "slos": [],
         "verdict": {},
         "client": client,

@@ -195,7 +195,8 @@ def little_check(workers: Sequence[dict[str, Any]], records: Sequence[dict[str, 
         big_l += float(mean)
         lam_w += in_flight_time(mine, float(a), float(b)) / (float(b) - float(a))
     if big_l <= 0 and workers and not any(w.get("inflight_counted", True) for w in workers):
-        return Check(name, None, bound, None, "a trace replay: its users wait for each record's time, not counted")
+        why = "not counted for this workload: its users wait on purpose (a trace's record times, session think times)"
+        return Check(name, None, bound, None, why)
     if big_l <= 0:
         return Check(name, None, bound, None, "no in-flight samples over a window of 1 s or more")
     error = abs(big_l - lam_w) / big_l

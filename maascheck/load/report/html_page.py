@@ -9,6 +9,7 @@ from maascheck.core.html import section as html_section
 from maascheck.core.html import table as html_table
 from maascheck.load.measure.reader import RunDocs, measured_records, num, section
 from maascheck.load.report import plots
+from maascheck.load.report.session_tables import SESSION_DEFINITION, sessions_table
 from maascheck.load.report.tables import (
     INPUT_TOKENS_NOTE,
     Table,
@@ -169,6 +170,11 @@ def render_html(docs: RunDocs) -> str:
     replay = trace_table(docs)
     if replay is not None:
         body.append(html_section("Trace replay", _table(replay), anchor="trace"))
+    sessions = sessions_table(docs)
+    if sessions is not None:
+        body.append(
+            html_section("Sessions", _table(sessions), tag("p", SESSION_DEFINITION, cls="muted"), anchor="sessions")
+        )
     base = baseline_table(docs)
     if base is not None:
         body.append(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from maascheck.core.inert import md_block, md_inline
 from maascheck.load.measure.reader import RunDocs, section
+from maascheck.load.report.session_tables import SESSION_DEFINITION, sessions_table
 from maascheck.load.report.tables import (
     INPUT_TOKENS_NOTE,
     Table,
@@ -117,6 +118,9 @@ def render_md(docs: RunDocs) -> str:
     replay = trace_table(docs)
     if replay is not None:
         out += ["## Trace replay\n", md_table(replay)]
+    sessions = sessions_table(docs)
+    if sessions is not None:
+        out += ["## Sessions\n", md_table(sessions), md_escape(SESSION_DEFINITION) + "\n"]
     base = baseline_table(docs)
     if base is not None:
         out += [

@@ -187,7 +187,7 @@ def _on_test_start(environment: Any, **_kw: Any) -> None:
         gevent.spawn(_housekeeping, rt)
         rt.selfcheck = SelfCheck(
             t0_ns=rt.t0_ns, warmup_s=s.warmup,
-            in_flight=None if s.workload.trace is not None else _in_flight_counter(rt, runner),
+            in_flight=None if paced_by_workload(s) else _in_flight_counter(rt, runner),
             held=lambda now_ns: rt.brakes.holding(now_ns / 1e9),
         )  # fmt: skip
         rt.selfcheck.start()
@@ -197,6 +197,11 @@ def _on_test_start(environment: Any, **_kw: Any) -> None:
         gevent.spawn(_watch_brakes, environment, rt)
     else:
         gevent.spawn(_control, environment, rt)
+
+
+def paced_by_workload(s: Settings) -> bool:
+    """Users that wait on purpose beyond the schedule: a trace's record times, a session's think times."""
+    return s.workload.trace is not None or s.workload.sessions is not None
 
 
 def _in_flight_counter(rt: Runtime, runner: Any) -> Callable[[int], int]:

@@ -101,6 +101,22 @@ def _trace_fits(v: Values) -> str | None:
     return None
 
 
+def _sessions_fit(v: Values) -> str | None:
+    if not str(v.workload).startswith("sessions"):
+        return None
+    if v.scenario not in ("chat", "reasoning"):
+        return (
+            f"--workload sessions needs a chat scenario (chat, reasoning), got --scenario {v.scenario}; "
+            "e.g. --scenario chat --workload sessions:turns=4"
+        )
+    if v.rate:
+        return (
+            "--workload sessions runs closed loop (each user waits for a reply, then thinks); drop --rate "
+            "and give --users, e.g. --users 8 --workload sessions:turns=4,think=fixed:1"
+        )
+    return None
+
+
 BRAKES = "brakes (circuit breaker and backoff for failing requests)"
 VALIDITY = "run validity (the generator checks it kept up; docs/METRICS.md)"
 _BOUNDS = Bounds()
@@ -183,7 +199,8 @@ LOAD_OPTIONS = OptionTable(
             locust=False, reproduce=False, group=DISTRIBUTED,
         ),
         Option(
-            "workload", "synthetic | shared-prefix | corpus:PATH.jsonl | trace:PATH.jsonl (docs/workloads.md)", TEXT,
+            "workload", "synthetic | shared-prefix | corpus:PATH.jsonl | sessions:turns=DIST[,think=SECONDS] | "
+            "trace:PATH.jsonl (docs/workloads.md)", TEXT,
             "synthetic", example="trace:synthetic-2000",
         ),
         Option(
@@ -290,7 +307,7 @@ LOAD_OPTIONS = OptionTable(
         NO_PREFLIGHT,
         PREFLIGHT_RESULT,
     ),
-    checks=(_warmup_shorter, _trace_fits),
+    checks=(_warmup_shorter, _trace_fits, _sessions_fit),
 )
 NATIVE_REPORT_DIR = "reports/load"
 

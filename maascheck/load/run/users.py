@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 import gevent
+from gevent.event import AsyncResult
 from locust import User, constant, task
 
 from maascheck.core.inert import one_line
@@ -28,9 +29,12 @@ from maascheck.load.measure.metrics import request_record
 from maascheck.load.run.pacing import wait_until
 from maascheck.load.run.runtime import Runtime, runtime_of
 from maascheck.load.workload.payloads import SCENARIOS, build_body
+from maascheck.load.workload.sessions import SessionSource, Turn, reply_text
 from maascheck.load.workload.workloads import Prompt
 
 _IDLE_S = 3600.0
+_RECORD_WAIT_S = 120.0
+"""Longest wait of a session turn for its record (parsed off the user's greenlet) before the session ends."""
 
 
 class StreamingUser(User):
@@ -52,6 +56,12 @@ class StreamingUser(User):
             None if self.rt.trace is not None else s.workload.sampler(StreamingUser._ids)
         )
         self._path = SCENARIOS[self.scenario]
+        spec = s.workload.sessions
+        self.sessions = (  # this user's conversations: sticky to it, one at a time (never with a trace)
+            None
+            if spec is None or self._next_prompt is None
+            else SessionSource(spec, self._next_prompt, StreamingUser._ids, s.workload.seed)
+        )
 
     def on_stop(self) -> None:
         """Close the connection."""
@@ -80,6 +90,9 @@ class StreamingUser(User):
             if rt.pacer is not None:
                 intended = rt.pacer.next_slot()
                 wait_until(intended)
+            if self.sessions is not None:
+                self._session_turn(self.sessions, intended)
+                return
             assert self._next_prompt is not None
             body = build_body(self.scenario, self._next_prompt(), rt.settings.body)
         try:
@@ -91,16 +104,61 @@ class StreamingUser(User):
         if rt.post is None:
             self._record(result, intended, parse_stream(result.events, result.event_times_ns))
         else:  # parsed and recorded off this greenlet, in short slices; the next request leaves now
-            rt.post.submit(result, lambda res, chunks: self._record(res, intended, chunks))
+            rt.post.submit(result, lambda res, chunks: self._keep(res, intended, chunks))
 
-    def _record(self, result: StreamResult, intended: int | None, chunks: list[Chunk]) -> None:
+    def _session_turn(self, sessions: SessionSource, intended: int | None) -> None:
+        """Send one turn of this user's session, wait for its reply, then think before the next turn."""
+        rt = self.rt
+        turn = sessions.next_turn()
+        body = build_body(self.scenario, turn.prompt, rt.settings.body, messages=turn.messages)
+        try:
+            result = self.client.post_stream(self._path, body)
+        except StreamCancelled as stop:
+            res = stop.result
+            self._record(res, intended, parse_stream(res.events, res.event_times_ns), turn)
+            raise
+        done: AsyncResult[tuple[dict[str, Any], str]] = AsyncResult()
+
+        def finish(res: StreamResult, chunks: list[Chunk]) -> None:
+            done.set((self._record(res, intended, chunks, turn), reply_text(chunks)))
+
+        if rt.post is None:
+            finish(result, parse_stream(result.events, result.event_times_ns))
+        else:  # parsed off this greenlet as any request; this user needs the reply before its next turn
+            rt.post.submit(result, finish)
+        try:
+            record, reply = done.get(timeout=_RECORD_WAIT_S)
+        except gevent.Timeout:
+            sessions.finish_turn(turn, ok=False, reply="", prompt_tokens=None)
+            return
+        think = sessions.finish_turn(
+            turn, ok=record["outcome"] == "ok", reply=reply, prompt_tokens=record.get("input_tokens")
+        )
+        if think:
+            gevent.sleep(think)
+
+    def _keep(self, result: StreamResult, intended: int | None, chunks: list[Chunk]) -> None:
+        self._record(result, intended, chunks)
+
+    def _record(
+        self, result: StreamResult, intended: int | None, chunks: list[Chunk], turn: Turn | None = None
+    ) -> dict[str, Any]:
         rt = self.rt
         record = request_record(result, counter=rt.counter, t0_ns=rt.t0_ns, intended_ns=intended, chunks=chunks)
+        session: dict[str, Any] = {}
+        if turn is not None:
+            session = {
+                "session": turn.session,
+                "turn": turn.turn,
+                "session_turns": turn.turns,
+                "cacheable_tokens": turn.cacheable_tokens,
+            }
         record = {
             "rid": rt.next_rid(),
             "worker": rt.worker_id,
             "scenario": self.scenario,
             "warmup": record["start_s"] < rt.settings.warmup,
+            **session,
             **record,
             "good": None,
         }
@@ -117,6 +175,7 @@ class StreamingUser(User):
         if rt.sink is not None:
             rt.sink.add(record)
         self._fire(record)
+        return record
 
     def _fire(self, record: dict[str, Any]) -> None:
         """One Locust request event per request (for the live UI and Locust's own summary only)."""

@@ -75,10 +75,14 @@ def parse_extra_body(text: str) -> dict[str, Any]:
     return value
 
 
-def build_body(scenario: str, prompt: Prompt, opts: BodyOptions) -> bytes:
-    """The JSON body of one request."""
+def build_body(
+    scenario: str, prompt: Prompt, opts: BodyOptions, messages: list[dict[str, str]] | None = None
+) -> bytes:
+    """The JSON body of one request; `messages` (a session's history) replaces the single user message."""
     body: dict[str, Any] = {"model": opts.model, "max_tokens": prompt.max_tokens, "stream": True}
-    if scenario == "completions":
+    if messages is not None:
+        body["messages"] = messages
+    elif scenario == "completions":
         body["prompt"] = prompt.text
     elif scenario == "vision":
         body["messages"] = [{"role": "user", "content": [

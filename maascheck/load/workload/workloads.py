@@ -12,6 +12,8 @@
   workloads).
 - A timestamped trace (``trace:PATH.jsonl``, `maascheck.load.workload.trace`): each record's lengths and
   block ids, replayed open loop at its own time (the trace sets arrivals, not a distribution).
+- Multi-turn sessions (``sessions:turns=DIST[,think=SECONDS]``, `maascheck.load.workload.sessions`):
+  synthetic user messages, each turn sending the whole conversation so far.
 
 `max_tokens` of each request comes from the workload. Draws are reproducible from `seed`.
 """
@@ -23,10 +25,13 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from maascheck.core.errors import ConfigError
 from maascheck.load.workload.trace import PromptText, TracePlan, load_trace
+
+if TYPE_CHECKING:
+    from maascheck.load.workload.sessions import SessionSpec
 
 _WORDS = [
     "the",
@@ -143,7 +148,7 @@ class Prompt:
 class Workload:
     """A reproducible source of prompts."""
 
-    kind: str  # "synthetic" | "corpus" | "shared-prefix" | "trace"
+    kind: str  # "synthetic" | "corpus" | "shared-prefix" | "trace" | "sessions"
     input_tokens: Distribution
     output_tokens: Distribution
     output_given: bool = True
@@ -151,6 +156,7 @@ class Workload:
     corpus: list[tuple[str, int]] = field(default_factory=list)
     corpus_path: str | None = None
     seed: int = 0
+    sessions: SessionSpec | None = None  # kind "sessions": turns and think time
     trace: TracePlan | None = None
 
     def trace_prompt(self) -> Callable[[int], Prompt]:
@@ -199,6 +205,8 @@ class Workload:
         if self.trace is not None:
             out["input_tokens"] = out["output_tokens"] = {"kind": "trace", "spec": "per record"}
             out["trace"] = self.trace.describe()
+        if self.sessions is not None:
+            out["sessions"] = self.sessions.describe()
         if self.corpus_path:
             out["corpus"] = {"path": self.corpus_path, "prompts": len(self.corpus)}
         return out
@@ -244,13 +252,18 @@ def build_workload(
     trace_window: tuple[float, float | None] = (0.0, None),
     trace_format: str = "mooncake",
 ) -> Workload:
-    """A workload from CLI values: `spec` is ``synthetic``, ``shared-prefix``, ``corpus:PATH`` or ``trace:PATH``."""
+    """A workload from CLI values: `spec` is ``synthetic``, ``shared-prefix``, ``corpus:PATH``, ``trace:PATH`` or
+    ``sessions:...``."""
     inp = Distribution.parse(input_tokens, "--input-tokens")
     out = Distribution.parse(output_tokens or "fixed:64", "--output-tokens")
     if spec == "synthetic":
         return Workload("synthetic", inp, out, seed=seed)
     if spec == "shared-prefix":
         return Workload("shared-prefix", inp, out, prefix_tokens=prefix_tokens or 256, seed=seed)
+    if spec.startswith("sessions:") or spec == "sessions":
+        from maascheck.load.workload.sessions import parse_sessions
+
+        return Workload("sessions", inp, out, sessions=parse_sessions(spec), seed=seed)
     if spec.startswith("corpus:"):
         path = spec.split(":", 1)[1]
         return Workload(
@@ -266,6 +279,6 @@ def build_workload(
         plan = TracePlan(load_trace(spec.split(":", 1)[1], trace_format), trace_speed, trace_window)
         return Workload("trace", inp, out, seed=seed, trace=plan)
     raise ConfigError(
-        f"--workload {spec!r}: valid: synthetic, shared-prefix, corpus:PATH.jsonl, trace:PATH.jsonl; "
-        "example: --workload corpus:sharegpt.jsonl"
+        f"--workload {spec!r}: valid: synthetic, shared-prefix, corpus:PATH.jsonl, trace:PATH.jsonl, "
+        "sessions:turns=DIST[,think=SECONDS]; example: --workload corpus:sharegpt.jsonl"
     )
