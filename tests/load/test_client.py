@@ -98,10 +98,12 @@ def test_reactor_serves_many_users_at_once(exact_url: str) -> None:
     """Greenlets share the hub: 16 concurrent streams all complete with exact token counts."""
     import gevent
 
+    from tests.load.greenlets import join_all
+
     body = build_body("chat", Prompt("hi", 6, 1), BodyOptions("exact"))
     clients = [ReactorClient(Endpoint.parse(exact_url), {}, timeout=10) for _ in range(16)]
     jobs = [gevent.spawn(c.post_stream, "/chat/completions", body) for c in clients]
-    gevent.joinall(jobs, timeout=20)
+    join_all(jobs, timeout_s=20)
     records = [request_record(j.value) for j in jobs]
     for c in clients:
         c.close()

@@ -10,6 +10,7 @@ import pytest
 from maascheck.load.client.result import StreamResult
 from maascheck.load.measure.events import Chunk
 from maascheck.load.run.postprocess import Postprocessor, held_bytes
+from tests.load.greenlets import join_all
 
 EVENT = b'data: {"id":"x","object":"chat.completion.chunk","created":1,"model":"m","choices":[]}'
 
@@ -35,7 +36,7 @@ def test_users_wait_while_the_backlog_is_full_and_nothing_is_lost() -> None:
 
     post.start()
     users = [gevent.spawn(user, 100 * u) for u in range(4)]  # 20 exchanges offered at once
-    gevent.joinall(users, timeout=60, raise_error=True)
+    join_all(users, timeout_s=60)
     post.drain()
     assert sorted(seen) == sorted((100 * u + i, 2_000) for u in range(4) for i in range(5))
     assert post.peak_held <= 3 * one, (post.peak_held, one)
@@ -53,7 +54,7 @@ def test_an_exchange_larger_than_the_bound_waits_for_an_empty_queue_then_goes_th
 
     post.start()
     users = [gevent.spawn(post.submit, stream(50, i), finish) for i in range(3)]
-    gevent.joinall(users, timeout=30, raise_error=True)
+    join_all(users, timeout_s=30)
     post.drain()
     assert sorted(done) == [0, 1, 2]
     assert post.peak_held == held_bytes(stream(50, 0))  # never two at once
