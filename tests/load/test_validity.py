@@ -31,6 +31,7 @@ from maascheck.load.run.selfcheck import SelfCheck
 from maascheck.load.sweep.analysis import Step, find_capacity
 from maascheck.sim.config import DEFAULT_API_KEY, SimConfig
 from maascheck.sim.server import SimServer
+from tests.conftest import ALLOW_INVALID_ENV
 
 KEY_ENV = "MAASCHECK_TEST_SIM_KEY"
 STARVED_NICE = 12
@@ -241,8 +242,13 @@ def results(out: Path) -> dict[str, Any]:
     return doc
 
 
+def judged_env() -> dict[str, str]:
+    """The environment with the key, without the suite's allow-invalid setting (tests/conftest.py)."""
+    return {k: v for k, v in os.environ.items() if k != ALLOW_INVALID_ENV} | {KEY_ENV: DEFAULT_API_KEY}
+
+
 def run(url: str, out: Path, *extra: str) -> tuple[int, dict[str, Any], str]:
-    env = {**os.environ, KEY_ENV: DEFAULT_API_KEY}
+    env = judged_env()
     proc = subprocess.run(argv(url, out, *extra), capture_output=True, text=True, timeout=150, env=env)
     assert (out / "results.json").exists(), proc.stderr[-2000:]
     return proc.returncode, results(out), proc.stdout + proc.stderr
@@ -335,7 +341,7 @@ def _starve(pid: int) -> None:
 def test_a_starved_generator_is_marked_invalid(sim_url: str, tmp_path: Path) -> None:
     out = tmp_path / "starved"
     shutil.rmtree(out, ignore_errors=True)
-    run_s, env = 8.0, {**os.environ, KEY_ENV: DEFAULT_API_KEY}
+    run_s, env = 8.0, judged_env()
     cmd = argv(sim_url, out, "--users", "8", "--run-time", f"{run_s:g}s", "--warmup", "2s")
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     ctx = multiprocessing.get_context("fork")
