@@ -21,6 +21,7 @@ from typing import Any, NoReturn
 
 import pytest
 
+from maascheck.conformance.engine.interrupt import InterruptTracebacks
 from maascheck.conformance.engine.options import CONFORMANCE_OPTIONS, RunOptions, profile_model
 from maascheck.conformance.model.outcome import Outcome
 from maascheck.conformance.model.rule import RULES, Level
@@ -118,6 +119,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[STATE_KEY] = state
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _interrupt)
+    config.pluginmanager.register(InterruptTracebacks(), "maascheck-interrupt-tracebacks")
     if getattr(config.option, "xmlpath", None) is None and hasattr(config.option, "xmlpath"):
         config.option.xmlpath = str(state.run.report_dir / "junit.xml")
 
