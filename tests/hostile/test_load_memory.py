@@ -86,3 +86,6 @@ def test_load_run_survives_the_server_with_bounded_memory(
     assert lines and max(map(len, lines)) < MAX_LINE
     if behaviour == "redirect-307":
         assert set(doc["requests"]["errors_by_kind"]) == {"http_307"}
+    if behaviour == "tiny-chunks":  # the parse backlog's waits reach the validity block (judged, with a figure)
+        check = next(c for c in doc["validity"]["checks"] if c["name"] == "parse_wait_share")
+        assert isinstance(check["value"], float) and check["ok"] is (check["value"] <= check["bound"]), check

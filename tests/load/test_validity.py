@@ -264,7 +264,8 @@ def test_a_clean_open_loop_run_is_valid(sim_url: str, tmp_path: Path) -> None:
     code, doc, out = run(sim_url, tmp_path, "--rate", "30", "--run-time", "5s", "--warmup", "1s")
     checks = checks_of(doc)
     assert code == 0 and doc["validity"]["valid"] is True and doc["verdict"]["passed"], checks
-    assert all(checks[n]["ok"] is True for n in ("dispatch_lag_p99_ms", "event_loop_lag_p99_ms", "littles_law_error"))
+    judged = ("dispatch_lag_p99_ms", "event_loop_lag_p99_ms", "littles_law_error", "parse_wait_share")
+    assert all(checks[n]["ok"] is True for n in judged), checks
     assert "INVALID" not in out and "verdict: PASS" in out
     assert "## Run validity" in (tmp_path / "report.md").read_text()
 
@@ -386,6 +387,41 @@ def test_worker_figures_are_cleaned_and_moved_onto_the_masters_clock() -> None:
     assert "extra" not in clean and clean["inflight_counted"] is True
     moved = v.shift_window(clean, 2.5)
     assert (moved["inflight_from_s"], moved["inflight_to_s"], moved["inflight_mean"]) == (3.5, 11.5, 2.0)
+
+
+@pytest.mark.parametrize(
+    ("wait_s", "ok"),
+    [(0.0, True), (2.0, True), (5.0, False), (40.0, False)],  # busy time: 8 users x 0.2/0.201 of 8 s ~ 63.7 s
+)
+def test_parse_wait_share_fires_when_users_waited_for_the_parser(wait_s: float, ok: bool) -> None:
+    records = closed_records("w0", 8, 0.2, 0.001, 10)
+    check = v.parse_wait_check([{**sampled("w0", 8.0), "parse_wait_s": wait_s}], records)
+    assert check.ok is ok and check.value == pytest.approx(wait_s / (wait_s + 63.68), abs=0.01), check
+    if not ok:
+        assert "parse backlog full" in check.why and f"waited {wait_s:.2f} s" in check.why
+
+
+def test_parse_wait_names_the_worst_worker_and_needs_a_window() -> None:
+    records = closed_records("w0", 8, 0.2, 0.001, 10) + closed_records("w1", 8, 0.2, 0.001, 10)
+    workers = [{**sampled("w0", 8.0), "parse_wait_s": 0.0}, {**sampled("w1", 8.0), "parse_wait_s": 20.0}]
+    assert "worker w1" in v.parse_wait_check(workers, records).why
+    short = {**sampled("w0", 8.0, 1.0, 1.5), "parse_wait_s": 20.0}
+    assert v.parse_wait_check([short], records).ok is None
+    assert v.parse_wait_check([{**sampled("w0", 8.0), "parse_wait_s": None}], records).ok is None
+
+
+def test_selfcheck_counts_only_the_parse_waits_inside_the_measured_window() -> None:
+    waited = [0.0]
+    t0 = time.perf_counter_ns()
+    check = SelfCheck(t0_ns=t0, warmup_s=0.1, in_flight=lambda _n: 1, parse_waited=lambda: waited[0])
+    waited[0] = 5.0  # waits during the warm-up are not the run's
+    check.start()
+    gevent.get_hub().loop.update_now()
+    gevent.sleep(0.3)
+    waited[0] = 5.75
+    gevent.sleep(0.2)
+    check.stop()
+    assert check.summary()["parse_wait_s"] == pytest.approx(0.75)
 
 
 def test_little_says_when_the_generator_did_not_count() -> None:

@@ -1,4 +1,4 @@
-"""Whether a load run measured the target or its own load generator: four checks as data (pure).
+"""Whether a load run measured the target or its own load generator: five checks as data (pure).
 
 A run is *invalid* when the generator fell behind, because its latencies then include client delay
 and the offered load was not delivered. Each check is a `Check` (name, figure, bound, ok, why);
@@ -18,6 +18,11 @@ and the offered load was not delivered. Each check is a `Check` (name, figure, b
   counted for their part inside). |L − λW| / L above `MAX_LITTLE_ERROR` means the users were not
   sending as often as the generator intended (waiting on parsing, on the hub, or lost records).
   Not judged when the brakes held sends back (backoff, Retry-After) in over 5 % of the samples.
+- `parse_wait_share`: per worker, the seconds users waited for room in the parse backlog
+  (`maascheck.load.run.postprocess`) inside the measured window, over those seconds plus the records'
+  in-flight time in it: the share of the users' busy time spent waiting for the generator's own
+  parser. The worst worker above `MAX_PARSE_WAIT_SHARE` is invalid (the stream arrived faster than
+  the generator could parse it).
 Bounds and their reasons: docs/METRICS.md ("Run validity").
 """
 
@@ -39,6 +44,7 @@ LOOP_TICK_MS = 10.0
 CPU_INTERVAL_S = 1.0
 MIN_LITTLE_WINDOW_S = 1.0
 MAX_HELD_SHARE = 0.05
+MAX_PARSE_WAIT_SHARE = 0.05
 _BUCKET_MS = 0.1
 _MAX_BUCKET = 600_000  # 60 s: later wake-ups are counted in the last bucket
 
@@ -210,9 +216,34 @@ def little_check(workers: Sequence[dict[str, Any]], records: Sequence[dict[str, 
     return Check(name, error, bound, True, f"{figures}: off by {error * 100:.1f} %")
 
 
+def parse_wait_check(workers: Sequence[dict[str, Any]], records: Sequence[dict[str, Any]]) -> Check:
+    """The worst worker's share of its users' busy time spent waiting for room in the parse backlog."""
+    name, bound = "parse_wait_share", MAX_PARSE_WAIT_SHARE
+    shares: list[tuple[float, float, str]] = []
+    for w in workers:
+        a, b, wait = w.get("inflight_from_s"), w.get("inflight_to_s"), w.get("parse_wait_s")
+        if a is None or b is None or wait is None or b - a < MIN_LITTLE_WINDOW_S:
+            continue
+        busy = in_flight_time([r for r in records if r.get("worker") == w.get("id")], float(a), float(b))
+        total = float(wait) + busy
+        if total > 0:
+            shares.append((float(wait) / total, float(wait), str(w.get("id"))))
+    if not shares:
+        return Check(name, None, bound, None, "no measured window of 1 s or more with requests in it")
+    share, wait, wid = max(shares)
+    figures = f"worker {wid}'s users waited {wait:.2f} s for the parser, {share * 100:.1f} % of their busy time"
+    if share > bound:
+        why = (
+            f"parse backlog full: {figures} (> {bound * 100:.0f} %): the streams arrived faster than the "
+            "generator parsed them; add --processes"
+        )
+        return Check(name, share, bound, False, why)
+    return Check(name, share, bound, True, figures)
+
+
 FIGURES = (
     "loop_lag_samples", "loop_lag_p99_ms", "loop_lag_max_ms", "cpu_intervals", "cpu_saturated_intervals",
-    "cpu_max_core_share", "inflight_mean", "inflight_from_s", "inflight_to_s", "held_share",
+    "cpu_max_core_share", "inflight_mean", "inflight_from_s", "inflight_to_s", "held_share", "parse_wait_s",
 )  # fmt: skip
 """A worker's self-check figures (`maascheck.load.run.selfcheck.SelfCheck.summary`)."""
 
@@ -255,6 +286,7 @@ def run_checks(
         cpu_check(workers),
         loop_lag_check(workers, bound_ms=bounds.max_loop_lag_ms),
         little_check(workers, records),
+        parse_wait_check(workers, records),
     ]
 
 

@@ -181,14 +181,14 @@ def _on_test_start(environment: Any, **_kw: Any) -> None:
         )
     setattr(environment, ATTR, rt)
     if role != Role.MASTER:  # processes that generate load: no automatic GC pauses, records made in slices
-        rt.post = Postprocessor()
-        rt.post.start()
+        post = rt.post = Postprocessor()
+        post.start()
         rt.gc.start()
         gevent.spawn(_housekeeping, rt)
         rt.selfcheck = SelfCheck(
             t0_ns=rt.t0_ns, warmup_s=s.warmup,
             in_flight=None if paced_by_workload(s) else _in_flight_counter(rt, runner),
-            held=lambda now_ns: rt.brakes.holding(now_ns / 1e9),
+            held=lambda now_ns: rt.brakes.holding(now_ns / 1e9), parse_waited=lambda: post.waited_s,
         )  # fmt: skip
         rt.selfcheck.start()
     if role == Role.WORKER:

@@ -2,9 +2,10 @@
 
 One greenlet per load-generating process wakes every `LOOP_TICK_MS`: it records how late the wake-up
 came, samples the generator's in-flight count (time-averaged over the measured window, for Little's
-law) and, every `CPU_INTERVAL_S`, the process's CPU time over wall time. Work per wake-up is a few
-microseconds. Figures before the end of the warm-up are left out, like the requests. The summary
-(`summary()`) travels in the worker's final message; `maascheck.load.measure.validity` judges it.
+law) and the users' waits for room in the parse backlog over that window, and, every
+`CPU_INTERVAL_S`, the process's CPU time over wall time. Work per wake-up is a few microseconds.
+Figures before the end of the warm-up are left out, like the requests. The summary (`summary()`)
+travels in the worker's final message; `maascheck.load.measure.validity` judges it.
 """
 
 from __future__ import annotations
@@ -31,11 +32,14 @@ class SelfCheck:
         warmup_s: float,
         in_flight: Callable[[int], int] | None,
         held: Callable[[int], int] = lambda _now_ns: 0,
+        parse_waited: Callable[[], float] = lambda: 0.0,
     ) -> None:
         self.t0_ns = t0_ns
         self.warmup_s = warmup_s
         self.in_flight = in_flight
         self.held = held  # sends the brakes hold back (backoff, Retry-After): paced on purpose
+        self.parse_waited = parse_waited  # seconds users have waited for room in the parse backlog, so far
+        self._wait_from = self._wait_to = 0.0
         self._samples = 0
         self._held_samples = 0
         self.lag = LagHistogram()
@@ -80,8 +84,10 @@ class SelfCheck:
             if measured and prev_s is not None and prev_s >= self.warmup_s:
                 self._area += prev_n * (run_s - prev_s)
                 self._to_s = run_s
+                self._wait_to = self.parse_waited()
             elif measured:
                 self._from_s = run_s
+                self._wait_from = self._wait_to = self.parse_waited()
             prev_s, prev_n = run_s, n
             if now - cpu_t >= CPU_INTERVAL_S:
                 cpu = time.process_time()
@@ -110,4 +116,5 @@ class SelfCheck:
             "inflight_to_s": None if b is None else round(b, 6),
             "inflight_counted": self.in_flight is not None,
             "held_share": round(self._held_samples / self._samples, 4) if self._samples else None,
+            "parse_wait_s": None if a is None or b is None else round(self._wait_to - self._wait_from, 6),
         }
