@@ -41,6 +41,21 @@ def test_a_local_run_is_no_master() -> None:
     assert "--master" not in argv and "--expect-workers" not in argv and argv[argv.index("--processes") + 1] == "2"
 
 
+def test_local_processes_meet_on_loopback_on_a_port_of_their_own() -> None:
+    v = cli.resolve(_args(*TARGET, "--processes", "2"))
+    first, second = cli.locust_argv(v, Path("r")), cli.locust_argv(v, Path("r"))
+
+    def port(argv: list[str], flag: str) -> str:
+        return argv[argv.index(flag) + 1]
+
+    for argv in (first, second):
+        assert port(argv, "--master-bind-host") == port(argv, "--master-host") == "127.0.0.1"
+        assert port(argv, "--master-bind-port") == port(argv, "--master-port") != "5557"
+    assert port(first, "--master-port") != port(second, "--master-port")  # two runs at once do not meet
+    given = cli.locust_argv(v, Path("r"), ["--master-bind-port", "6001", "--master-port", "6001"])
+    assert given.count("--master-bind-port") == 1 and port(given, "--master-bind-port") == "6001"
+
+
 def test_a_worker_needs_only_where_its_master_is() -> None:
     v = cli.resolve_worker(_args("--worker", "--master-host", "10.0.0.5", "--master-port", "6000"))
     argv = cli.worker_argv(v)

@@ -16,6 +16,7 @@ import json
 import math
 import os
 import signal
+import socket
 import subprocess
 import sys
 from dataclasses import replace
@@ -114,12 +115,24 @@ def locust_argv(v: Values, report_dir: Path, passthrough: list[str] | None = Non
     argv += ours.without("stop-after", "reproduce").argv(v, only_given=False)
     if v.processes > 1:
         argv += ["--processes", str(v.processes)]
+        if not any(a.startswith(("--master-bind-port", "--master-port")) for a in passthrough or []):
+            argv += local_master_argv()
     if v.expect_workers:
         argv += [
             "--master", "--expect-workers", str(v.expect_workers), "--expect-workers-max-wait", f"{v.workers_wait:g}",
             "--master-bind-host", v.master_bind_host, "--master-bind-port", str(v.master_bind_port),
         ]  # fmt: skip
     return [*argv, *(passthrough or []), CLASS_OF[v.scenario]]
+
+
+def local_master_argv() -> list[str]:
+    """`--processes`: the master on loopback, on a port free now (Locust's default binds 5557 on every
+    interface, so two runs on one host joined each other's workers, and other hosts could join)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port = str(s.getsockname()[1])
+    return ["--master-bind-host", "127.0.0.1", "--master-bind-port", port, "--master-host", "127.0.0.1",
+            "--master-port", port]  # fmt: skip
 
 
 def resolve_worker(args: argparse.Namespace) -> Values:
