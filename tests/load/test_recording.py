@@ -150,13 +150,14 @@ def test_gc_policy_freezes_and_collects_explicitly(monkeypatch: pytest.MonkeyPat
 
 
 def record(outcome: str, input_tokens: int | None = 10) -> dict[str, Any]:
-    return {"outcome": outcome, "status": 200, "output_tokens": 5, "input_tokens": input_tokens, "good": None}
+    return {"outcome": outcome, "status": 200, "output_tokens": 5, "input_tokens": input_tokens, "good": None,
+            "start_s": 0.0, "end_s": 1.0}  # fmt: skip
 
 
 def test_total_tokens_is_null_without_input_counts() -> None:
-    known = throughput_block([record("ok"), record("ok")], 1.0)
+    known = throughput_block([record("ok"), record("ok")], (0.0, 1.0))
     assert known["total_tokens_per_s"] == 30 and known["output_tokens_per_s"] == 10
-    unknown = throughput_block([record("ok"), record("ok", None)], 1.0)
+    unknown = throughput_block([record("ok"), record("ok", None)], (0.0, 1.0))
     assert unknown["total_tokens_per_s"] is None and unknown["output_tokens_per_s"] == 10
 
 
@@ -165,4 +166,4 @@ def test_cancelled_is_neither_ok_nor_failed() -> None:
     assert rq["by_outcome"] == {"cancelled": 1, "ok": 1, "timeout": 1}
     assert (rq["total"], rq["ok"], rq["failed"], rq["cancelled"], rq["error_rate"]) == (3, 1, 1, 1, 0.5)
     assert rq["errors_by_kind"] == {"timeout": 1}
-    assert throughput_block([record("ok"), record("cancelled")], 1.0)["good_fraction"] == 1.0
+    assert throughput_block([record("ok"), record("cancelled")], (0.0, 1.0))["good_fraction"] == 1.0

@@ -14,15 +14,20 @@ def _rec(start: float, end: float, outcome: str = "ok", tokens: int | None = 10)
 RECORDS = [_rec(0.5, 2.0), _rec(0.5, 3.5), _rec(1.0, 2.5, "http_error", None), _rec(3.0, 6.0, "cancelled", 4)]
 
 
-def test_the_window_runs_from_the_first_send_to_the_last_completed_request() -> None:
-    assert measured_window(RECORDS, 0.0) == 3.0  # 0.5 -> 3.5; the cancelled request's end (the stop, 6.0) is out
-    assert measured_window(RECORDS, 1.0) == 2.5  # from the end of the warm-up
-    assert measured_window([_rec(0, 1, "cancelled")], 0.0) == 0.0
+def test_the_window_runs_from_the_end_of_the_warm_up_to_the_last_end() -> None:
+    assert measured_window(RECORDS, 0.0) == (0.5, 6.0)  # the first send; the cancelled request's end (the stop)
+    assert measured_window(RECORDS, 1.0) == (1.0, 6.0)  # from the end of the warm-up
+    assert measured_window([], 1.0) == (0.0, 0.0)
 
 
-def test_throughput_counts_the_tokens_of_ok_requests_over_that_window() -> None:
+def test_throughput_counts_each_request_for_its_share_inside_the_window() -> None:
+    # ok 0.5-2.0 and 0.5-3.5 (10 tokens each) inside; the cancelled one (3.0-6.0) lasted longer than the ok
+    # mean (2.25 s), so it is a whole request, weighted by the ok fraction 2/3 and the ok mean of 10 tokens.
     tp = throughput_block(RECORDS, measured_window(RECORDS, 0.0))
-    assert tp["output_tokens_per_s"] == round(20 / 3.0, 3) and tp["requests_per_s"] == round(2 / 3.0, 3)
+    assert tp["requests_per_s"] == round((2 + 2 / 3) / 5.5, 3)
+    assert tp["output_tokens_per_s"] == round((20 + 2 / 3 * 10) / 5.5, 3)
+    late = throughput_block(RECORDS, measured_window(RECORDS, 1.25))  # the first two cross the window's start
+    assert late["requests_per_s"] == round((0.75 / 1.5 + 2.25 / 3.0 + 2 / 3) / 4.75, 3)
 
 
 def test_a_cancelled_request_is_in_flight_in_the_series_but_never_a_completion() -> None:

@@ -59,7 +59,8 @@ def test_sweep_finds_the_simulator_capacity(
     ]
     # maascheck plan from this sweep: users scale by the capacity; a replica's goodput at the capacity
     # cannot exceed what the configuration implies (capacity users / one request's duration, 32 decode
-    # steps of 20 ms + 0.1 ms per running sequence) and on a busy 2-core machine measured 75 % of it
+    # steps of 20 ms + 0.1 ms per running sequence); it leaves out prefill and the client's turnaround, and
+    # a busy machine slows the simulator's steps: 93 % of it at 8 users on a quiet machine, 75 % on a busy one
     users = plan(doc, target_rate=None, target_users=40, headroom=0.0)
     assert users.replicas == math.ceil(40 / capacity), users.reason
     implied_rps = capacity / (32 * (20.0 + 0.1 * min(capacity, MAX_BATCH)) / 1000)
