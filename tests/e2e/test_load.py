@@ -126,9 +126,11 @@ def test_interrupted_streams_are_reported_as_protocol_errors(installed: Installe
     protocol = doc["protocol"]
     assert protocol["broken"] > 0, protocol
     # Cut mid-stream: the connection drops before the chunked body's end (truncated), or `[DONE]` comes
-    # without a finish chunk (finish_reason), as the race falls.
-    cut = set(protocol["by_kind"]) & {"truncated", "finish_reason", "no_done"}
-    assert cut and set(protocol["by_kind"]) <= {"truncated", "finish_reason", "no_done"}, protocol["by_kind"]
+    # without a finish chunk (finish_reason), or the cut lands before the first token (no_tokens: seen in
+    # CI, 14 of 32 streams, on a slower machine), as the race falls.
+    cut_kinds = {"truncated", "finish_reason", "no_done", "no_tokens"}
+    cut = set(protocol["by_kind"]) & cut_kinds
+    assert cut and set(protocol["by_kind"]) <= cut_kinds, protocol["by_kind"]
     first = protocol["by_kind"][sorted(cut)[0]]["examples"][0]
     assert first["rid"] is not None and first["detail"], first  # an example names its request
     assert doc["_exit_code"] == 1, doc["verdict"]
