@@ -178,6 +178,16 @@ def in_flight_time(records: Iterable[dict[str, Any]], start_s: float, end_s: flo
     return total
 
 
+def sampled_window(worker: dict[str, Any], records: Sequence[dict[str, Any]]) -> tuple[float, float] | None:
+    """A worker's sampling window in seconds and its records' in-flight seconds inside it; None when the
+    window is missing or shorter than `MIN_LITTLE_WINDOW_S`."""
+    a, b = worker.get("inflight_from_s"), worker.get("inflight_to_s")
+    if a is None or b is None or b - a < MIN_LITTLE_WINDOW_S:
+        return None
+    mine = [r for r in records if r.get("worker") == worker.get("id")]
+    return float(b) - float(a), in_flight_time(mine, float(a), float(b))
+
+
 def little_check(workers: Sequence[dict[str, Any]], records: Sequence[dict[str, Any]]) -> Check:
     """The generator's sampled in-flight count L against λW from the records, per worker, summed.
 
@@ -194,12 +204,11 @@ def little_check(workers: Sequence[dict[str, Any]], records: Sequence[dict[str, 
         return Check(name, None, bound, None, why)
     big_l = lam_w = 0.0
     for w in workers:
-        a, b, mean = w.get("inflight_from_s"), w.get("inflight_to_s"), w.get("inflight_mean")
-        if a is None or b is None or mean is None or b - a < MIN_LITTLE_WINDOW_S:
+        window, mean = sampled_window(w, records), w.get("inflight_mean")
+        if window is None or mean is None:
             continue
-        mine = [r for r in records if r.get("worker") == w.get("id")]
         big_l += float(mean)
-        lam_w += in_flight_time(mine, float(a), float(b)) / (float(b) - float(a))
+        lam_w += window[1] / window[0]
     if big_l <= 0 and workers and not any(w.get("inflight_counted", True) for w in workers):
         why = "not counted for this workload: its users wait on purpose (a trace's record times, session think times)"
         return Check(name, None, bound, None, why)
@@ -221,11 +230,10 @@ def parse_wait_check(workers: Sequence[dict[str, Any]], records: Sequence[dict[s
     name, bound = "parse_wait_share", MAX_PARSE_WAIT_SHARE
     shares: list[tuple[float, float, str]] = []
     for w in workers:
-        a, b, wait = w.get("inflight_from_s"), w.get("inflight_to_s"), w.get("parse_wait_s")
-        if a is None or b is None or wait is None or b - a < MIN_LITTLE_WINDOW_S:
+        window, wait = sampled_window(w, records), w.get("parse_wait_s")
+        if window is None or wait is None:
             continue
-        busy = in_flight_time([r for r in records if r.get("worker") == w.get("id")], float(a), float(b))
-        total = float(wait) + busy
+        total = float(wait) + window[1]
         if total > 0:
             shares.append((float(wait) / total, float(wait), str(w.get("id"))))
     if not shares:
